@@ -1,0 +1,326 @@
+//! Secret → SealedSecret (sealing, public keys only) and SealedSecret → Secret (opening,
+//! private keys), with the scope checks both directions share.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+
+use crate::binding::Binding;
+use crate::envelope::{self, SealError};
+use crate::error::DocError;
+use crate::keys::{KeyRing, Recipients};
+use crate::names;
+use crate::scope::Scope;
+use crate::sealed_secret::{
+    API_VERSION, KIND, Mode, SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata,
+};
+use crate::secret::PlainSecret;
+
+/// How to seal.
+#[derive(Clone, Debug, Default)]
+pub struct SealOptions {
+    /// The scope to bind values with.
+    pub scope: Scope,
+    /// The namespace for Secrets whose manifest has none (`-n`).
+    pub default_namespace: Option<String>,
+    /// How the controller should write the Secret.
+    pub mode: Mode,
+}
+
+/// Seals every value of `secret` to `recipients`.
+pub fn seal_secret(
+    secret: &PlainSecret,
+    recipients: &Recipients,
+    options: &SealOptions,
+) -> Result<SealedSecret, DocError> {
+    let namespace = match (&secret.namespace, &options.default_namespace) {
+        (Some(own), Some(flag)) if own != flag => {
+            return Err(DocError::field(
+                "metadata.namespace",
+                format!(
+                    "is {} but --namespace says {}; drop one of them",
+                    names::shown(own),
+                    names::shown(flag)
+                ),
+            ));
+        }
+        (Some(ns), _) | (None, Some(ns)) => Some(ns.clone()),
+        (None, None) => None,
+    };
+    let mut sealed = SealedSecret::new(
+        &secret.name,
+        SealedSecretSpec {
+            scope: options.scope,
+            mode: options.mode,
+            recipients: recipients.to_strings(),
+            template: SecretTemplate {
+                metadata: TemplateMetadata {
+                    labels: secret.labels.clone(),
+                    annotations: secret.annotations.clone(),
+                },
+                type_: secret.type_.clone(),
+                immutable: secret.immutable,
+            },
+            encrypted_data: Default::default(),
+        },
+    );
+    sealed.metadata.namespace = namespace;
+    seal_into(&mut sealed, secret, recipients)?;
+    Ok(sealed)
+}
+
+/// Seals the values of `secret` into an existing SealedSecret, replacing only those keys:
+/// every other key keeps its exact ciphertext (no Git churn). The binding comes from the
+/// existing object (its scope, namespace and name).
+pub fn seal_into(
+    sealed: &mut SealedSecret,
+    secret: &PlainSecret,
+    recipients: &Recipients,
+) -> Result<(), DocError> {
+    for (key, value) in &secret.data {
+        let binding = binding_of(sealed, key)?;
+        let text = envelope::seal_value(&binding, value.expose(), recipients).map_err(|e| {
+            let problem = match e {
+                SealError::NoRecipients => "no recipients to seal to".to_owned(),
+                other => other.to_string(),
+            };
+            DocError::field(format!("data.{key}"), problem)
+        })?;
+        sealed.spec.encrypted_data.insert(key.clone(), text);
+    }
+    Ok(())
+}
+
+/// Where a key of a SealedSecret stands, as a binding checked against its scope.
+pub fn binding_of(sealed: &SealedSecret, key: &str) -> Result<Binding, DocError> {
+    let namespace = sealed.metadata.namespace.as_deref().unwrap_or_default();
+    let name = sealed.metadata.name.as_deref().unwrap_or_default();
+    Binding::new(sealed.spec.scope, namespace, name, key).map_err(|e| {
+        let field = if e.field == "key" {
+            format!("data.{}", names::shown(key))
+        } else {
+            e.field.to_owned()
+        };
+        DocError::field(field, e.problem)
+    })
+}
+
+/// Opens every value of a SealedSecret and builds its Secret. Any value that does not
+/// open fails the whole object: a partial Secret is never produced.
+pub fn open_sealed_secret(sealed: &SealedSecret, keys: &KeyRing) -> Result<PlainSecret, DocError> {
+    let mut data = std::collections::BTreeMap::new();
+    for (key, text) in &sealed.spec.encrypted_data {
+        let at = binding_of(sealed, key)?;
+        let value =
+            envelope::open_value(text, &at, keys, &sealed.spec.recipients).map_err(|error| {
+                DocError::Open {
+                    field: format!("spec.encryptedData.{key}"),
+                    error,
+                }
+            })?;
+        data.insert(key.clone(), value);
+    }
+    let template = &sealed.spec.template;
+    Ok(PlainSecret {
+        name: sealed.metadata.name.clone().unwrap_or_default(),
+        namespace: sealed.metadata.namespace.clone(),
+        labels: template.metadata.labels.clone(),
+        annotations: template.metadata.annotations.clone(),
+        type_: template.type_.clone(),
+        immutable: template.immutable,
+        data,
+    })
+}
+
+/// Reads a SealedSecret from a parsed document; errors name the field.
+pub fn sealed_secret_from_value(value: Value) -> Result<SealedSecret, DocError> {
+    let Value::Object(root) = &value else {
+        return Err(DocError::field(
+            "(document)",
+            "expected a Kubernetes object (a mapping)",
+        ));
+    };
+    match root.get("kind").and_then(Value::as_str) {
+        Some(KIND) => {}
+        Some(other) => {
+            return Err(DocError::field(
+                "kind",
+                format!("expected {KIND}, found {}", names::shown(other)),
+            ));
+        }
+        None => {
+            return Err(DocError::field(
+                "kind",
+                format!("missing (expected {KIND})"),
+            ));
+        }
+    }
+    if root.get("apiVersion").and_then(Value::as_str) != Some(API_VERSION) {
+        return Err(DocError::field(
+            "apiVersion",
+            format!("expected {API_VERSION}"),
+        ));
+    }
+    let sealed: SealedSecret = serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        DocError::field(field, e.into_inner().to_string())
+    })?;
+    match sealed.metadata.name.as_deref() {
+        None => return Err(DocError::field("metadata.name", "missing")),
+        Some(name) => {
+            names::check_object_name(name).map_err(|p| DocError::field("metadata.name", p))?
+        }
+    }
+    if let Some(ns) = sealed.metadata.namespace.as_deref() {
+        names::check_namespace(ns).map_err(|p| DocError::field("metadata.namespace", p))?;
+    }
+    Ok(sealed)
+}
+
+/// A SealedSecret with only what belongs in Git: server-side metadata (uid,
+/// resourceVersion, managedFields, status, …) removed.
+pub fn for_git(sealed: &SealedSecret) -> SealedSecret {
+    let metadata = &sealed.metadata;
+    SealedSecret {
+        metadata: ObjectMeta {
+            name: metadata.name.clone(),
+            namespace: metadata.namespace.clone(),
+            labels: metadata.labels.clone(),
+            annotations: metadata.annotations.clone(),
+            ..Default::default()
+        },
+        spec: sealed.spec.clone(),
+        status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use age::secrecy::ExposeSecret;
+    use age::x25519;
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::secret_bytes::SecretBytes;
+
+    fn keys() -> (KeyRing, Recipients) {
+        let id = x25519::Identity::generate();
+        let mut recipients = Recipients::new();
+        recipients.insert(id.to_public());
+        let mut ring = KeyRing::new();
+        ring.add_file(
+            "k",
+            &Zeroizing::new(id.to_string().expose_secret().to_owned()),
+        )
+        .expect("parses");
+        (ring, recipients)
+    }
+
+    fn secret(namespace: Option<&str>) -> PlainSecret {
+        let mut s = PlainSecret {
+            name: "db".into(),
+            namespace: namespace.map(str::to_owned),
+            type_: Some("Opaque".into()),
+            ..Default::default()
+        };
+        s.labels.insert("app".into(), "db".into());
+        s.data
+            .insert("password".into(), SecretBytes::copy_from(b"p\x00w"));
+        s.data
+            .insert("user".into(), SecretBytes::copy_from(b"admin"));
+        s
+    }
+
+    #[test]
+    fn seal_then_open_gives_the_same_secret() {
+        let (ring, recipients) = keys();
+        let plain = secret(Some("apps"));
+        let sealed = seal_secret(&plain, &recipients, &SealOptions::default()).expect("seals");
+        assert_eq!(sealed.spec.recipients, recipients.to_strings());
+        assert_eq!(sealed.spec.template.metadata.labels["app"], "db");
+        let opened = open_sealed_secret(&sealed, &ring).expect("opens");
+        assert_eq!(opened, plain);
+    }
+
+    #[test]
+    fn strict_scope_needs_a_namespace_and_flags_must_agree() {
+        let (_, recipients) = keys();
+        let err = seal_secret(&secret(None), &recipients, &SealOptions::default())
+            .expect_err("no namespace");
+        assert!(
+            err.to_string().starts_with("metadata.namespace: required"),
+            "{err}"
+        );
+        let options = SealOptions {
+            default_namespace: Some("other".into()),
+            ..Default::default()
+        };
+        let err = seal_secret(&secret(Some("apps")), &recipients, &options).expect_err("conflict");
+        assert!(err.to_string().contains("--namespace says"), "{err}");
+        let options = SealOptions {
+            scope: Scope::Cluster,
+            ..Default::default()
+        };
+        assert!(seal_secret(&secret(None), &recipients, &options).is_ok());
+    }
+
+    #[test]
+    fn moving_a_strict_secret_fails_and_a_namespace_scoped_one_may_be_renamed() {
+        let (ring, recipients) = keys();
+        let mut sealed = seal_secret(&secret(Some("apps")), &recipients, &SealOptions::default())
+            .expect("seals");
+        sealed.metadata.name = Some("renamed".into());
+        let err = open_sealed_secret(&sealed, &ring).expect_err("renamed");
+        assert!(matches!(err, DocError::Open { .. }), "{err}");
+
+        let options = SealOptions {
+            scope: Scope::Namespace,
+            ..Default::default()
+        };
+        let mut sealed = seal_secret(&secret(Some("apps")), &recipients, &options).expect("seals");
+        sealed.metadata.name = Some("renamed".into());
+        assert!(open_sealed_secret(&sealed, &ring).is_ok());
+        sealed.metadata.namespace = Some("other".into());
+        assert!(open_sealed_secret(&sealed, &ring).is_err());
+    }
+
+    #[test]
+    fn seal_into_changes_only_the_given_keys() {
+        let (ring, recipients) = keys();
+        let mut sealed = seal_secret(&secret(Some("apps")), &recipients, &SealOptions::default())
+            .expect("seals");
+        let before = sealed.spec.encrypted_data.clone();
+        let mut update = PlainSecret {
+            name: "db".into(),
+            ..Default::default()
+        };
+        update
+            .data
+            .insert("password".into(), SecretBytes::copy_from(b"new"));
+        update
+            .data
+            .insert("extra".into(), SecretBytes::copy_from(b"x"));
+        seal_into(&mut sealed, &update, &recipients).expect("seals");
+        assert_eq!(sealed.spec.encrypted_data["user"], before["user"]);
+        assert_ne!(sealed.spec.encrypted_data["password"], before["password"]);
+        let opened = open_sealed_secret(&sealed, &ring).expect("opens");
+        assert_eq!(opened.data["password"].expose(), b"new");
+        assert_eq!(opened.data["extra"].expose(), b"x");
+    }
+
+    #[test]
+    fn sealed_secret_documents_are_checked() {
+        let err =
+            sealed_secret_from_value(serde_json::json!({"apiVersion": "v1", "kind": "Secret"}))
+                .expect_err("not sealed");
+        assert_eq!(
+            err.to_string(),
+            "kind: expected SealedSecret, found \"Secret\""
+        );
+        let err = sealed_secret_from_value(serde_json::json!({
+            "apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "x"},
+            "spec": {"scope": "galaxy", "encryptedData": {}}
+        }))
+        .expect_err("bad scope");
+        assert!(err.to_string().starts_with("spec.scope: "), "{err}");
+    }
+}

@@ -1,0 +1,135 @@
+//! The name rules Kubernetes applies to Secret keys, object names and namespaces.
+//!
+//! Checking them before sealing turns a late API-server rejection into an early,
+//! precise error, and guarantees that the sealed header (space-separated) is unambiguous:
+//! none of these may contain a space or a newline.
+
+/// Why a name was refused; the text never repeats the name itself.
+pub type NameProblem = &'static str;
+
+/// A key of a Secret's `data` (Kubernetes' `IsConfigMapKey`).
+pub fn check_key(key: &str) -> Result<(), NameProblem> {
+    if key.is_empty() {
+        return Err("a key must not be empty");
+    }
+    if key.len() > 253 {
+        return Err("a key must be at most 253 characters");
+    }
+    if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err("a key may hold only letters, digits, '-', '_' and '.'");
+    }
+    if key == "." || key == ".." || key.starts_with("..") {
+        return Err("a key must not be '.' or start with '..'");
+    }
+    Ok(())
+}
+
+/// An object name (DNS-1123 subdomain), as Secrets and SealedSecrets require.
+pub fn check_object_name(name: &str) -> Result<(), NameProblem> {
+    if name.is_empty() {
+        return Err("a name must not be empty");
+    }
+    if name.len() > 253 {
+        return Err("a name must be at most 253 characters");
+    }
+    if !name.split('.').all(|label| dns_label_shape(label).is_ok()) {
+        return Err(
+            "a name must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+        );
+    }
+    Ok(())
+}
+
+/// A namespace name (DNS-1123 label).
+pub fn check_namespace(namespace: &str) -> Result<(), NameProblem> {
+    if namespace.is_empty() {
+        return Err("a namespace must not be empty");
+    }
+    if namespace.len() > 63 {
+        return Err("a namespace must be at most 63 characters");
+    }
+    dns_label_shape(namespace).map_err(|_| {
+        "a namespace must be lowercase letters, digits and '-', starting and ending with a letter or digit"
+    })
+}
+
+fn dns_label_shape(label: &str) -> Result<(), ()> {
+    let bytes = label.as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return Err(());
+    };
+    let inner_ok = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if inner_ok && edge(first) && edge(last) && bytes.len() <= 63 {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Shows a user-given name in an error message: quoted, cut to 64 characters.
+///
+/// Names and keys are not secret, but a mangled manifest can put anything where a name
+/// belongs, so what is shown is bounded.
+pub fn shown(name: &str) -> String {
+    let cut: String = name.chars().take(64).collect();
+    if cut.len() < name.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{cut:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_kubernetes() {
+        for ok in [".dockerconfigjson", "tls.crt", "a_b-c.d", "A", "x..y"] {
+            assert_eq!(check_key(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "..x",
+            "a b",
+            "a/b",
+            "é",
+            "a\nb",
+            &"k".repeat(254),
+        ] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn object_names_are_dns_subdomains() {
+        for ok in ["regcred", "a.b-c", "x1", &"a".repeat(63)] {
+            assert_eq!(check_object_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "Reg", "-a", "a-", "a..b", "a b", "a_b", &"a".repeat(64)] {
+            assert!(check_object_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn namespaces_are_dns_labels() {
+        assert_eq!(check_namespace("argocd"), Ok(()));
+        for bad in ["", "a.b", "A", "-x", &"a".repeat(64)] {
+            assert!(check_namespace(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shown_names_are_bounded() {
+        assert_eq!(shown("ab"), "\"ab\"");
+        assert!(shown(&"x".repeat(100)).ends_with('…'));
+    }
+}

@@ -1,0 +1,65 @@
+//! The one place that knows the YAML library (serde-saphyr), so that it can be swapped
+//! without touching anything else.
+
+use serde::Serialize;
+
+/// Where a YAML text is malformed (1-based line and column in the whole text). The
+/// parser's own message is not kept: it may quote the input, which may be a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Line, when the parser knows it.
+    pub line: Option<u64>,
+    /// Column, when the parser knows it.
+    pub column: Option<u64>,
+}
+
+/// Parses every document of a multi-document YAML stream into generic values.
+pub fn parse_documents(text: &str) -> Result<Vec<serde_json::Value>, SyntaxError> {
+    serde_saphyr::from_multiple::<serde_json::Value>(text).map_err(|e| {
+        let location = e.location();
+        SyntaxError {
+            line: location.map(|l| l.line()),
+            column: location.map(|l| l.column()),
+        }
+    })
+}
+
+/// Serializes one document as block-style YAML, ending in a newline. Long strings stay
+/// plain scalars on one line (no folded `>` blocks), as kubectl writes them: base64
+/// ciphertexts then read the same with every YAML parser and diff line by line.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
+    let options = serde_saphyr::ser_options! { prefer_block_scalars: false };
+    let mut out =
+        serde_saphyr::to_string_with_options(value, options).map_err(|e| e.to_string())?;
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_documents_and_locations() {
+        let docs = parse_documents("a: 1\n---\nb: [x, z]\n").expect("parses");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1]["b"][1], "z");
+        let err = parse_documents("a: 1\nb: [unclosed\n").expect_err("fails");
+        assert!(err.line.is_some());
+    }
+
+    #[test]
+    fn strings_that_look_like_other_types_round_trip() {
+        let long = "A".repeat(500);
+        let value = serde_json::json!({"a": "true", "b": "0123", "c": "x: y", "d": "line1\nline2", "e": "", "f": "yes", "g": long});
+        let text = to_string(&value).expect("serializes");
+        let back = parse_documents(&text).expect("parses");
+        assert_eq!(back, vec![value], "{text}");
+        assert!(
+            text.contains(&format!("g: {long}\n")),
+            "long strings stay plain: {text}"
+        );
+    }
+}

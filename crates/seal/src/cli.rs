@@ -1,0 +1,234 @@
+//! The command line as clap types: one struct per subcommand's arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use seal_core::{Mode, Scope};
+
+/// Seal Kubernetes Secrets with age so they are safe to commit to Git.
+///
+/// With no subcommand, seals the Secret manifests in FILE... (or standard input) and
+/// prints SealedSecrets.
+#[derive(Debug, Parser)]
+#[command(
+    name = "seal",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  seal -R keys-example/recipients.txt examples/db-credentials.yaml\n  kubectl create secret generic db --from-literal=password=s3cr3t --dry-run=client -o yaml | seal -r age1… -n apps"
+)]
+pub struct Cli {
+    /// A subcommand; without one, seal Secret manifests.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Sealing Secret manifests (the default command).
+    #[command(flatten)]
+    pub seal: SealArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Seal one value, for pasting into a SealedSecret's encryptedData.
+    Raw(RawArgs),
+    /// Seal an image-pull Secret (kubernetes.io/dockerconfigjson) for a private registry.
+    Regcred(RegcredArgs),
+    /// Make a new age identity (private key) and print its recipient (public key).
+    Keygen(KeygenArgs),
+    /// Show what SealedSecrets hold without opening them.
+    Inspect(InspectArgs),
+}
+
+/// Sealing Secret manifests.
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// Secret manifests (YAML, JSON or v1/List); `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Where to seal to.
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    /// What each value is bound to [default: strict].
+    #[arg(long, value_enum)]
+    pub scope: Option<ScopeArg>,
+    /// Namespace for Secrets whose manifest has none.
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// How the controller writes the Secret: own it, or merge keys into an existing one.
+    #[arg(long, value_enum, default_value = "owned")]
+    pub mode: ModeArg,
+    /// Add or replace only these keys in an existing SealedSecret file, in place; other
+    /// keys keep their exact ciphertext.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["write", "format"])]
+    pub merge_into: Option<PathBuf>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Recipients to seal to (at least one is required).
+#[derive(Debug, Args, Default, Clone)]
+pub struct RecipientArgs {
+    /// An age recipient (public key) to seal to; repeat for several clusters or a
+    /// break-glass key.
+    #[arg(short = 'r', long = "recipient", value_name = "age1…")]
+    pub recipient: Vec<String>,
+    /// A file of age recipients, one per line (`#` comments); repeatable.
+    #[arg(short = 'R', long = "recipients-file", value_name = "PATH")]
+    pub recipients_file: Vec<String>,
+}
+
+/// Where output goes and in which form.
+#[derive(Debug, Args, Default, Clone)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    pub format: FormatArg,
+    /// Write to PATH atomically instead of standard output.
+    #[arg(short = 'w', long = "write", value_name = "PATH")]
+    pub write: Option<PathBuf>,
+}
+
+/// `seal raw`.
+#[derive(Debug, Args)]
+pub struct RawArgs {
+    /// The namespace the value is for (strict and namespace scope).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// The SealedSecret's name (strict scope).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The key in encryptedData.
+    #[arg(long)]
+    pub key: String,
+    /// What the value is bound to.
+    #[arg(long, value_enum, default_value = "strict")]
+    pub scope: ScopeArg,
+    /// Where to seal to.
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    /// Read the value from this file instead of standard input (bytes as they are).
+    #[arg(long, value_name = "PATH")]
+    pub from_file: Option<String>,
+}
+
+/// `seal regcred`.
+#[derive(Debug, Args)]
+pub struct RegcredArgs {
+    /// The registry host, e.g. harbor.example.com.
+    #[arg(long)]
+    pub server: String,
+    /// The registry user (or robot account).
+    #[arg(long)]
+    pub username: String,
+    /// Read the password (or token) from standard input; one trailing newline is dropped.
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// An e-mail address to record in the entry.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The Secret's name.
+    #[arg(long)]
+    pub name: String,
+    /// The Secret's namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// What each value is bound to.
+    #[arg(long, value_enum, default_value = "strict")]
+    pub scope: ScopeArg,
+    /// Where to seal to.
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `seal keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write the identity to PATH (mode 0600; never overwrites) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// `seal inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// SealedSecret files; `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub format: InspectFormat,
+}
+
+/// `--scope` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ScopeArg {
+    /// Bound to namespace, name and key.
+    Strict,
+    /// Bound to namespace and key; the object may be renamed.
+    Namespace,
+    /// Bound to the key only; the object may move anywhere.
+    Cluster,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(arg: ScopeArg) -> Self {
+        match arg {
+            ScopeArg::Strict => Scope::Strict,
+            ScopeArg::Namespace => Scope::Namespace,
+            ScopeArg::Cluster => Scope::Cluster,
+        }
+    }
+}
+
+/// `--mode` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ModeArg {
+    /// The controller creates and owns the Secret.
+    Owned,
+    /// The controller writes only these keys into an existing Secret.
+    Merge,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(arg: ModeArg) -> Self {
+        match arg {
+            ModeArg::Owned => Mode::Owned,
+            ModeArg::Merge => Mode::Merge,
+        }
+    }
+}
+
+/// `-o` values for manifests.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum FormatArg {
+    /// YAML documents.
+    #[default]
+    Yaml,
+    /// JSON (a v1/List when there are several objects).
+    Json,
+}
+
+/// `-o` values for `inspect`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum InspectFormat {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,130 @@
+//! `seal [FILE]...`: Secret manifests in, SealedSecrets out (or merged into an existing
+//! SealedSecret file with `--merge-into`).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use seal_core::convert::{self, SealOptions};
+use seal_core::documents::{self, Document, Format};
+use seal_core::error::DocError;
+use seal_core::{PlainSecret, Recipients, SealedSecret, files};
+
+use crate::cli::SealArgs;
+use crate::commands::{load_recipients, load_recipients_if_any, read_documents};
+use crate::output;
+
+/// Seals every Secret of the inputs; writes only when all of them sealed.
+pub fn run(args: SealArgs) -> anyhow::Result<()> {
+    let documents = read_documents(&args.files)?;
+    if documents.is_empty() {
+        bail!("no Secret manifests in the input");
+    }
+    let secrets = read_secrets(documents)?;
+    match &args.merge_into {
+        Some(target) => merge_into(target, &secrets, &args),
+        None => {
+            let recipients = load_recipients(&args.recipients)?;
+            let options = SealOptions {
+                scope: args.scope.map(Into::into).unwrap_or_default(),
+                default_namespace: args.namespace.clone(),
+                mode: args.mode.into(),
+            };
+            let sealed = secrets
+                .iter()
+                .map(|(at, secret)| {
+                    convert::seal_secret(secret, &recipients, &options).map_err(|e| e.at(at))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            output::emit(&sealed, &args.output)
+        }
+    }
+}
+
+/// Reads each document as a Secret, naming the document on failure.
+fn read_secrets(
+    documents: Vec<Document>,
+) -> anyhow::Result<Vec<(seal_core::Location, PlainSecret)>> {
+    documents
+        .into_iter()
+        .map(|doc| {
+            PlainSecret::from_value(doc.value)
+                .map(|secret| (doc.at.clone(), secret))
+                .map_err(|e| e.at(&doc.at).into())
+        })
+        .collect()
+}
+
+/// Adds or replaces the given keys in the SealedSecrets of `target`, in place.
+fn merge_into(
+    target: &Path,
+    secrets: &[(seal_core::Location, PlainSecret)],
+    args: &SealArgs,
+) -> anyhow::Result<()> {
+    let target_name = target.display().to_string();
+    let text = files::read_input(&target_name)?;
+    let format = if text.trim_start().starts_with('{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let mut objects = documents::parse(&target_name, &text)?
+        .into_iter()
+        .map(|doc| convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at)))
+        .collect::<Result<Vec<SealedSecret>, _>>()?;
+    let given = load_recipients_if_any(&args.recipients)?;
+    for (at, secret) in secrets {
+        let Some(sealed) = objects.iter_mut().find(|s| same_object(s, secret)) else {
+            return Err(DocError::field(
+                "metadata.name",
+                format!("no SealedSecret of this name and namespace in {target_name}"),
+            )
+            .at(at)
+            .into());
+        };
+        if let Some(scope) = args.scope
+            && sealed.spec.scope != scope.into()
+        {
+            bail!(
+                "{at}: --scope {} differs from spec.scope {} in {target_name}; re-seal the whole object to change scope",
+                seal_core::Scope::from(scope),
+                sealed.spec.scope
+            );
+        }
+        let recipients = recipients_for(sealed, &given)
+            .with_context(|| format!("{target_name}: spec.recipients"))?;
+        convert::seal_into(sealed, secret, &recipients).map_err(|e| e.at(at))?;
+    }
+    let text = documents::render(&objects, format)?;
+    output::write_file(target, text.as_bytes(), 0o644)
+}
+
+/// Whether a Secret is the one a SealedSecret produces (same name; same namespace when
+/// the Secret names one).
+fn same_object(sealed: &SealedSecret, secret: &PlainSecret) -> bool {
+    sealed.metadata.name.as_deref() == Some(secret.name.as_str())
+        && secret
+            .namespace
+            .as_ref()
+            .is_none_or(|ns| sealed.metadata.namespace.as_ref() == Some(ns))
+}
+
+/// New values go to the recipients the object is already sealed to: given ones must
+/// match them exactly, so one object never mixes two sets of recipients.
+fn recipients_for(sealed: &SealedSecret, given: &Recipients) -> anyhow::Result<Recipients> {
+    if !given.is_empty() {
+        if given.to_strings() != sealed.spec.recipients {
+            bail!(
+                "the recipients given differ from the ones this object is sealed to; re-seal the whole object to change recipients"
+            );
+        }
+        return Ok(given.clone());
+    }
+    let mut recipients = Recipients::new();
+    for text in &sealed.spec.recipients {
+        recipients.add_arg("spec.recipients", text)?;
+    }
+    if recipients.is_empty() {
+        bail!("empty; give -r or -R");
+    }
+    Ok(recipients)
+}
