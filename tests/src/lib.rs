@@ -23,7 +23,12 @@ pub struct Run {
 impl Run {
     /// Panics unless the process exited 0; returns its standard output.
     pub fn ok(self) -> String {
-        assert_eq!(self.code, Some(0), "expected success, stderr: {}", self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success, stderr: {}",
+            self.stderr
+        );
         self.stdout
     }
 
@@ -31,7 +36,11 @@ impl Run {
     /// returns that line.
     pub fn fails_with(self, code: i32) -> String {
         assert_eq!(self.code, Some(code), "exit code; stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty(), "nothing may be printed on failure: {}", self.stdout);
+        assert!(
+            self.stdout.is_empty(),
+            "nothing may be printed on failure: {}",
+            self.stdout
+        );
         let lines: Vec<&str> = self.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "one error line expected: {:?}", self.stderr);
         lines[0].to_owned()
@@ -75,7 +84,9 @@ pub fn run_in(dir: &Path, name: &str, args: &[&str], stdin: Option<&[u8]>) -> Ru
         .spawn()
         .expect("binary starts");
     let mut input = child.stdin.take().expect("stdin pipe");
-    input.write_all(stdin.unwrap_or_default()).expect("stdin written");
+    input
+        .write_all(stdin.unwrap_or_default())
+        .expect("stdin written");
     drop(input);
     let out = child.wait_with_output().expect("binary finishes");
     Run {

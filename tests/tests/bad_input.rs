@@ -16,7 +16,12 @@ const GOOD: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  names
 /// Runs `seal -R keys-example -w out.yaml FILE` in `dir` and checks the failure.
 fn seal_fails(dir: &Path, file: &str, wants: &[&str]) {
     let recipients = example_recipients();
-    let run = run_in(dir, "seal", &["-R", &recipients, "-w", "out.yaml", file], None);
+    let run = run_in(
+        dir,
+        "seal",
+        &["-R", &recipients, "-w", "out.yaml", file],
+        None,
+    );
     let line = run.fails_with(1);
     for want in wants {
         assert!(line.contains(want), "missing {want:?} in: {line}");
@@ -35,29 +40,63 @@ fn seal_fails(dir: &Path, file: &str, wants: &[&str]) {
 fn not_yaml_or_json() {
     let dir = scratch();
     let d = dir.path();
-    let f = write(d, "garbage.yaml", &format!("{GOOD}---\ndata: [unclosed\n  password: \"{SECRET}\n"));
+    let f = write(
+        d,
+        "garbage.yaml",
+        &format!("{GOOD}---\ndata: [unclosed\n  password: \"{SECRET}\n"),
+    );
     seal_fails(d, &f, &["garbage.yaml: document 2: not valid YAML at line"]);
-    let f = write(d, "garbage.json", &format!("{{\"kind\": \"Secret\", \"data\": {{\"p\": \"{SECRET}\"}}"));
-    seal_fails(d, &f, &["garbage.json: document 1: not valid JSON at line 1"]);
+    let f = write(
+        d,
+        "garbage.json",
+        &format!("{{\"kind\": \"Secret\", \"data\": {{\"p\": \"{SECRET}\"}}"),
+    );
+    seal_fails(
+        d,
+        &f,
+        &["garbage.json: document 1: not valid JSON at line 1"],
+    );
     let f = d.join("binary.yaml");
     std::fs::write(&f, b"\xff\xfe\x00secret").expect("written");
-    seal_fails(d, &f.display().to_string(), &["binary.yaml: not UTF-8 text"]);
+    seal_fails(
+        d,
+        &f.display().to_string(),
+        &["binary.yaml: not UTF-8 text"],
+    );
 }
 
 #[test]
 fn a_document_that_is_not_a_secret() {
     let dir = scratch();
     let d = dir.path();
-    let f = write(d, "two.yaml", &format!("{GOOD}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"));
-    seal_fails(d, &f, &["two.yaml: document 2: kind: expected Secret, found \"ConfigMap\""]);
+    let f = write(
+        d,
+        "two.yaml",
+        &format!("{GOOD}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"),
+    );
+    seal_fails(
+        d,
+        &f,
+        &["two.yaml: document 2: kind: expected Secret, found \"ConfigMap\""],
+    );
 }
 
 #[test]
 fn invalid_base64_in_data() {
     let dir = scratch();
     let d = dir.path();
-    let f = write(d, "b64.yaml", &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\ndata:\n  password: \"{SECRET}!\"\n"));
-    seal_fails(d, &f, &["b64.yaml: document 1: data.password: not valid base64"]);
+    let f = write(
+        d,
+        "b64.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\ndata:\n  password: \"{SECRET}!\"\n"
+        ),
+    );
+    seal_fails(
+        d,
+        &f,
+        &["b64.yaml: document 1: data.password: not valid base64"],
+    );
 }
 
 #[test]
@@ -65,7 +104,11 @@ fn a_key_name_kubernetes_would_reject() {
     let dir = scratch();
     let d = dir.path();
     let f = write(d, "key.yaml", &GOOD.replace("password:", "pass/word:"));
-    seal_fails(d, &f, &["key.yaml: document 1: stringData.\"pass/word\": a key may hold only"]);
+    seal_fails(
+        d,
+        &f,
+        &["key.yaml: document 1: stringData.\"pass/word\": a key may hold only"],
+    );
 }
 
 #[test]
@@ -73,7 +116,11 @@ fn strict_scope_without_a_namespace() {
     let dir = scratch();
     let d = dir.path();
     let f = write(d, "nons.yaml", &GOOD.replace("  namespace: apps\n", ""));
-    seal_fails(d, &f, &["nons.yaml: document 1: metadata.namespace: required for strict and namespace scope"]);
+    seal_fails(
+        d,
+        &f,
+        &["nons.yaml: document 1: metadata.namespace: required for strict and namespace scope"],
+    );
 }
 
 #[test]
@@ -82,10 +129,20 @@ fn malformed_recipients() {
     let d = dir.path();
     let f = write(d, "s.yaml", GOOD);
     let line = run_in(d, "seal", &["-r", "age1notarecipient", &f], None).fails_with(1);
-    assert!(line.contains("-r/--recipient: not a valid age X25519 recipient"), "{line}");
-    let bad = write(d, "bad.txt", "# ok comment\nage1wkhm4lujjhde4zaq8s0jd48qqthgljl5j3l9etu06h8704gxzaqs968m74\nssh-ed25519 AAAA\n");
+    assert!(
+        line.contains("-r/--recipient: not a valid age X25519 recipient"),
+        "{line}"
+    );
+    let bad = write(
+        d,
+        "bad.txt",
+        "# ok comment\nage1wkhm4lujjhde4zaq8s0jd48qqthgljl5j3l9etu06h8704gxzaqs968m74\nssh-ed25519 AAAA\n",
+    );
     let line = run_in(d, "seal", &["-R", &bad, &f], None).fails_with(1);
-    assert!(line.contains("bad.txt: line 3: not an age recipient"), "{line}");
+    assert!(
+        line.contains("bad.txt: line 3: not an age recipient"),
+        "{line}"
+    );
     let empty = write(d, "empty.txt", "# nothing here\n\n");
     let line = run_in(d, "seal", &["-R", &empty, &f], None).fails_with(1);
     assert!(line.contains("empty.txt: no recipients"), "{line}");
@@ -99,7 +156,10 @@ fn a_private_key_given_as_recipient_is_not_echoed() {
     let d = dir.path();
     let f = write(d, "s.yaml", GOOD);
     let identity = std::fs::read_to_string(example_identity()).expect("identity");
-    let key = identity.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).expect("key line");
+    let key = identity
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .expect("key line");
     let line = run_in(d, "seal", &["-r", key, &f], None).fails_with(1);
     assert!(line.contains("private identity"), "{line}");
     assert!(!line.contains(key));
@@ -113,15 +173,27 @@ fn identity_file_without_identities() {
     let sealed = repo_file("examples/sealed/db-credentials.yaml");
     let line = run_in(d, "unseal", &["recover", "-i", &none, &sealed], None).fails_with(1);
     assert!(line.contains("noid.txt: no identities"), "{line}");
-    let wrong = write(d, "wrong.txt", "age1wkhm4lujjhde4zaq8s0jd48qqthgljl5j3l9etu06h8704gxzaqs968m74\n");
+    let wrong = write(
+        d,
+        "wrong.txt",
+        "age1wkhm4lujjhde4zaq8s0jd48qqthgljl5j3l9etu06h8704gxzaqs968m74\n",
+    );
     let line = run_in(d, "unseal", &["recover", "-i", &wrong, &sealed], None).fails_with(1);
-    assert!(line.contains("wrong.txt: line 1: this is a recipient"), "{line}");
+    assert!(
+        line.contains("wrong.txt: line 1: this is a recipient"),
+        "{line}"
+    );
 }
 
 /// Seals GOOD and returns the SealedSecret as JSON.
 fn sealed_good() -> serde_json::Value {
     let recipients = example_recipients();
-    let out = run("seal", &["-R", &recipients, "-o", "json"], Some(GOOD.as_bytes())).ok();
+    let out = run(
+        "seal",
+        &["-R", &recipients, "-o", "json"],
+        Some(GOOD.as_bytes()),
+    )
+    .ok();
     serde_json::from_str(&out).expect("json")
 }
 
@@ -129,8 +201,13 @@ fn recover_fails(dir: &Path, name: &str, doc: &serde_json::Value, wants: &[&str]
     let good = write(dir, "good.json", &sealed_good().to_string());
     let file = write(dir, name, &doc.to_string());
     let identity = example_identity();
-    let line = run_in(dir, "unseal", &["recover", "-i", &identity, "-w", "plain.yaml", &good, &file], None)
-        .fails_with(3);
+    let line = run_in(
+        dir,
+        "unseal",
+        &["recover", "-i", &identity, "-w", "plain.yaml", &good, &file],
+        None,
+    )
+    .fails_with(3);
     for want in wants {
         assert!(line.contains(want), "missing {want:?} in: {line}");
     }
@@ -142,14 +219,21 @@ fn recover_fails(dir: &Path, name: &str, doc: &serde_json::Value, wants: &[&str]
 fn a_tampered_sealed_secret() {
     let dir = scratch();
     let mut doc = sealed_good();
-    let value = doc["spec"]["encryptedData"]["password"].as_str().expect("value");
+    let value = doc["spec"]["encryptedData"]["password"]
+        .as_str()
+        .expect("value");
     let mut bytes = STANDARD.decode(value).expect("base64");
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     doc["spec"]["encryptedData"]["password"] = STANDARD.encode(bytes).into();
-    recover_fails(dir.path(), "tampered.json", &doc, &[
-        "tampered.json: document 1: spec.encryptedData.password: the ciphertext does not authenticate",
-    ]);
+    recover_fails(
+        dir.path(),
+        "tampered.json",
+        &doc,
+        &[
+            "tampered.json: document 1: spec.encryptedData.password: the ciphertext does not authenticate",
+        ],
+    );
 }
 
 #[test]
@@ -157,21 +241,33 @@ fn a_sealed_secret_moved_to_another_namespace() {
     let dir = scratch();
     let mut doc = sealed_good();
     doc["metadata"]["namespace"] = "attacker".into();
-    recover_fails(dir.path(), "moved.json", &doc, &[
-        "moved.json: document 1: spec.encryptedData.password: sealed for namespace \"apps\" but stands in namespace \"attacker\"",
-    ]);
+    recover_fails(
+        dir.path(),
+        "moved.json",
+        &doc,
+        &[
+            "moved.json: document 1: spec.encryptedData.password: sealed for namespace \"apps\" but stands in namespace \"attacker\"",
+        ],
+    );
 }
 
 #[test]
 fn missing_or_unreadable_files() {
     let dir = scratch();
     let d = dir.path();
-    seal_fails(d, "nope.yaml", &["nope.yaml: cannot read: No such file or directory"]);
+    seal_fails(
+        d,
+        "nope.yaml",
+        &["nope.yaml: cannot read: No such file or directory"],
+    );
     std::fs::create_dir(d.join("adir.yaml")).expect("dir");
     seal_fails(d, "adir.yaml", &["adir.yaml: cannot read: Is a directory"]);
     let recipients_dir = d.join("rdir");
     std::fs::create_dir(&recipients_dir).expect("dir");
     let f = write(d, "s.yaml", GOOD);
     let line = run_in(d, "seal", &["-R", "rdir", &f], None).fails_with(1);
-    assert!(line.starts_with("seal: error: rdir: cannot read: "), "{line}");
+    assert!(
+        line.starts_with("seal: error: rdir: cannot read: "),
+        "{line}"
+    );
 }

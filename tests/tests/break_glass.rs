@@ -13,13 +13,19 @@ use seal_e2e::*;
 #[test]
 fn the_age_cli_opens_a_sealed_value() {
     if Command::new("age").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "CI must have the age CLI (.ci/run installs it)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the age CLI (.ci/run installs it)"
+        );
         eprintln!("SKIPPED: no `age` binary on PATH (apt-get install age)");
         return;
     }
-    let sealed = std::fs::read_to_string(repo_file("examples/sealed/db-credentials.yaml")).expect("example");
+    let sealed =
+        std::fs::read_to_string(repo_file("examples/sealed/db-credentials.yaml")).expect("example");
     let doc = &documents(&sealed)[0];
-    let value = doc["spec"]["encryptedData"]["password"].as_str().expect("sealed value");
+    let value = doc["spec"]["encryptedData"]["password"]
+        .as_str()
+        .expect("sealed value");
     let bytes = STANDARD.decode(value).expect("base64");
     let mut child = Command::new("age")
         .args(["-d", "-i", &example_identity()])
@@ -28,9 +34,18 @@ fn the_age_cli_opens_a_sealed_value() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("age starts");
-    child.stdin.take().expect("stdin").write_all(&bytes).expect("written");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&bytes)
+        .expect("written");
     let out = child.wait_with_output().expect("age finishes");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         out.stdout,
         b"seal.dev/v1 strict apps db-credentials password\nexample-only-0f3b9c"

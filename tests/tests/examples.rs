@@ -9,7 +9,8 @@ fn committed_sealed_examples_match_their_plaintext() {
     for name in ["db-credentials", "harbor-regcred"] {
         let sealed = repo_file(&format!("examples/sealed/{name}.yaml"));
         let out = run("unseal", &["recover", "-i", &identity, &sealed], None).ok();
-        let plain = std::fs::read_to_string(repo_file(&format!("examples/{name}.yaml"))).expect("example");
+        let plain =
+            std::fs::read_to_string(repo_file(&format!("examples/{name}.yaml"))).expect("example");
         let want = &documents(&plain)[0];
         let mut want_data = secret_data(want);
         if let Some(sd) = want["stringData"].as_object() {

@@ -19,20 +19,34 @@ fn expected_data(example: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
 #[test]
 fn examples_round_trip_byte_for_byte() {
     let recipients = example_recipients();
-    let examples = ["examples/db-credentials.yaml", "examples/harbor-regcred.yaml"];
+    let examples = [
+        "examples/db-credentials.yaml",
+        "examples/harbor-regcred.yaml",
+    ];
     let mut args = vec!["-R", &recipients];
     args.extend(examples);
     let sealed = run("seal", &args, None).ok();
-    assert!(!sealed.contains("example-only-0f3b9c"), "plaintext leaked into the output");
+    assert!(
+        !sealed.contains("example-only-0f3b9c"),
+        "plaintext leaked into the output"
+    );
     assert!(!sealed.contains("last-applied-configuration"));
     let identity = example_identity();
-    let recovered = run("unseal", &["recover", "-i", &identity], Some(sealed.as_bytes())).ok();
+    let recovered = run(
+        "unseal",
+        &["recover", "-i", &identity],
+        Some(sealed.as_bytes()),
+    )
+    .ok();
     let docs = documents(&recovered);
     assert_eq!(docs.len(), 2);
     for (doc, example) in docs.iter().zip(examples) {
         assert_eq!(secret_data(doc), expected_data(example), "{example}");
     }
-    assert_eq!(docs[0]["metadata"]["labels"]["app.kubernetes.io/name"], "orders-db");
+    assert_eq!(
+        docs[0]["metadata"]["labels"]["app.kubernetes.io/name"],
+        "orders-db"
+    );
     assert_eq!(docs[0]["type"], "Opaque");
     assert_eq!(docs[1]["type"], "kubernetes.io/dockerconfigjson");
     assert!(docs[0]["metadata"]["annotations"].is_null());
@@ -54,7 +68,13 @@ fn either_of_two_recipients_opens_and_a_third_does_not() {
     };
     let (a, b) = (recipient("a.key"), recipient("b.key"));
     let example = repo_file("examples/db-credentials.yaml");
-    run_in(d, "seal", &["-r", &a, "-r", &b, &example, "-w", "sealed.yaml"], None).ok();
+    run_in(
+        d,
+        "seal",
+        &["-r", &a, "-r", &b, &example, "-w", "sealed.yaml"],
+        None,
+    )
+    .ok();
     let sealed = std::fs::read_to_string(d.join("sealed.yaml")).expect("written");
     let doc = &documents(&sealed)[0];
     assert_eq!(doc["spec"]["recipients"].as_array().map(Vec::len), Some(2));
@@ -63,9 +83,21 @@ fn either_of_two_recipients_opens_and_a_third_does_not() {
         let out = run_in(d, "unseal", &["recover", "-i", key, "sealed.yaml"], None).ok();
         assert_eq!(secret_data(&documents(&out)[0]), want, "{key}");
     }
-    let line = run_in(d, "unseal", &["recover", "-i", "c.key", "sealed.yaml"], None).fails_with(3);
-    assert!(line.contains("sealed.yaml: document 1: spec.encryptedData."), "{line}");
-    assert!(line.contains("no identity held here can open this value"), "{line}");
+    let line = run_in(
+        d,
+        "unseal",
+        &["recover", "-i", "c.key", "sealed.yaml"],
+        None,
+    )
+    .fails_with(3);
+    assert!(
+        line.contains("sealed.yaml: document 1: spec.encryptedData."),
+        "{line}"
+    );
+    assert!(
+        line.contains("no identity held here can open this value"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -74,12 +106,22 @@ fn json_in_and_out_and_lists() {
     let list = r#"{"apiVersion":"v1","kind":"List","items":[
         {"apiVersion":"v1","kind":"Secret","metadata":{"name":"one","namespace":"a"},"stringData":{"k":"1"}},
         {"apiVersion":"v1","kind":"Secret","metadata":{"name":"two","namespace":"a"},"data":{"k":"Mg=="}}]}"#;
-    let sealed = run("seal", &["-R", &recipients, "-o", "json"], Some(list.as_bytes())).ok();
+    let sealed = run(
+        "seal",
+        &["-R", &recipients, "-o", "json"],
+        Some(list.as_bytes()),
+    )
+    .ok();
     let parsed: serde_json::Value = serde_json::from_str(&sealed).expect("json output");
     assert_eq!(parsed["kind"], "List");
     assert_eq!(parsed["items"][1]["kind"], "SealedSecret");
     let identity = example_identity();
-    let out = run("unseal", &["recover", "-i", &identity, "-o", "json"], Some(sealed.as_bytes())).ok();
+    let out = run(
+        "unseal",
+        &["recover", "-i", &identity, "-o", "json"],
+        Some(sealed.as_bytes()),
+    )
+    .ok();
     let docs = documents(&out);
     assert_eq!(docs.len(), 2);
     assert_eq!(secret_data(&docs[0])["k"], b"1");
@@ -100,7 +142,16 @@ fn recovered_secrets_written_to_a_file_are_private() {
     let dir = scratch();
     let identity = example_identity();
     let sealed = repo_file("examples/sealed/db-credentials.yaml");
-    run_in(dir.path(), "unseal", &["recover", "-i", &identity, &sealed, "-w", "plain.yaml"], None).ok();
-    let mode = std::fs::metadata(dir.path().join("plain.yaml")).expect("written").permissions().mode();
+    run_in(
+        dir.path(),
+        "unseal",
+        &["recover", "-i", &identity, &sealed, "-w", "plain.yaml"],
+        None,
+    )
+    .ok();
+    let mode = std::fs::metadata(dir.path().join("plain.yaml"))
+        .expect("written")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }

@@ -19,7 +19,11 @@ fn seal_with(scope: &str) -> Value {
 
 fn recover(doc: &Value) -> Run {
     let identity = example_identity();
-    run("unseal", &["recover", "-i", &identity], Some(doc.to_string().as_bytes()))
+    run(
+        "unseal",
+        &["recover", "-i", &identity],
+        Some(doc.to_string().as_bytes()),
+    )
 }
 
 fn moved(doc: &Value, namespace: &str, name: &str) -> Value {
@@ -56,7 +60,10 @@ fn namespace_scope_allows_renaming_only() {
 fn cluster_scope_travels_but_keys_stay_bound() {
     let doc = seal_with("cluster");
     let out = recover(&moved(&doc, "elsewhere", "anything")).ok();
-    assert_eq!(secret_data(&documents(&out)[0])["password"], b"hunter2-top-secret");
+    assert_eq!(
+        secret_data(&documents(&out)[0])["password"],
+        b"hunter2-top-secret"
+    );
     let mut swapped = doc.clone();
     let data = &mut swapped["spec"]["encryptedData"];
     let (p, u) = (data["password"].clone(), data["username"].clone());

@@ -16,9 +16,11 @@ fn root() -> PathBuf {
 
 fn keys() -> KeyRing {
     let path = root().join("keys-example/identity.txt");
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&path).expect("keys-example identity"));
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(&path).expect("keys-example identity"));
     let mut ring = KeyRing::new();
-    ring.add_file("keys-example/identity.txt", &text).expect("identity parses");
+    ring.add_file("keys-example/identity.txt", &text)
+        .expect("identity parses");
     ring
 }
 
@@ -40,7 +42,11 @@ fn every_vector_opens_or_fails_as_recorded() {
     assert!(cases.len() >= 14, "vectors missing: found {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_owned();
+        let name = case
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name")
+            .to_owned();
         let meta: Value = serde_json::from_str(
             &std::fs::read_to_string(case.with_extension("json")).expect("meta file"),
         )
@@ -53,16 +59,25 @@ fn every_vector_opens_or_fails_as_recorded() {
             name: field("name"),
             key: field("key"),
         };
-        let hint: Vec<String> = serde_json::from_value(meta["recipients"].clone()).expect("recipients");
+        let hint: Vec<String> =
+            serde_json::from_value(meta["recipients"].clone()).expect("recipients");
         let sealed = STANDARD.encode(std::fs::read(case).expect("vector"));
         let got = open_value(&sealed, &binding, &keys, &hint);
         let expect = &meta["expect"];
-        let outcome = match (got, expect["value_base64"].as_str(), expect["error"].as_str()) {
+        let outcome = match (
+            got,
+            expect["value_base64"].as_str(),
+            expect["error"].as_str(),
+        ) {
             (Ok(v), Some(want), None) if STANDARD.encode(v.expose()) == want => Ok(()),
             (Err(e), None, Some(reason)) if e.reason() == reason => Ok(()),
             (got, _, _) => Err(format!("{name}: got {got:?}, expected {expect}")),
         };
-        assert_eq!(name.starts_with("fail_"), expect["error"].is_string(), "{name}: fail_ prefix and expectation disagree");
+        assert_eq!(
+            name.starts_with("fail_"),
+            expect["error"].is_string(),
+            "{name}: fail_ prefix and expectation disagree"
+        );
         if let Err(e) = outcome {
             failures.push(e);
         }
@@ -77,9 +92,14 @@ fn strict_vector_plaintext_is_the_documented_header_then_value() {
     use std::io::Read;
     use std::str::FromStr;
     let text = std::fs::read_to_string(root().join("keys-example/identity.txt")).expect("identity");
-    let line = text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).expect("identity line");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .expect("identity line");
     let identity = age::x25519::Identity::from_str(line).expect("identity parses");
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/strict.age")).expect("vector");
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/strict.age"))
+            .expect("vector");
     let decryptor = age::Decryptor::new_buffered(&bytes[..]).expect("age header");
     let mut plain = Vec::new();
     decryptor
@@ -87,5 +107,8 @@ fn strict_vector_plaintext_is_the_documented_header_then_value() {
         .expect("opens")
         .read_to_end(&mut plain)
         .expect("reads");
-    assert_eq!(plain, b"seal.dev/v1 strict apps db password\ncorrect horse battery staple");
+    assert_eq!(
+        plain,
+        b"seal.dev/v1 strict apps db password\ncorrect horse battery staple"
+    );
 }

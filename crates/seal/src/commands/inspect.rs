@@ -141,8 +141,12 @@ fn render_text(reports: &[Report]) -> String {
         for k in &r.keys {
             let _ = write!(
                 out,
-                "    {:width$}  {} bytes (sealed: {} chars, {} recipient stanzas)",
-                k.key, k.value_bytes, k.sealed_bytes, k.recipient_stanzas
+                "    {:width$}  {} bytes (sealed: {} chars, {} recipient{})",
+                k.key,
+                k.value_bytes,
+                k.sealed_bytes,
+                k.recipient_stanzas,
+                if k.recipient_stanzas == 1 { "" } else { "s" }
             );
             if let Some(w) = &k.warning {
                 let _ = write!(out, "  warning: {w}");
