@@ -6,6 +6,8 @@ pub mod raw;
 pub mod regcred;
 pub mod seal;
 
+use std::io::IsTerminal;
+
 use anyhow::bail;
 use seal_core::Recipients;
 use seal_core::documents::{self, Document};
@@ -52,6 +54,9 @@ pub fn read_documents(paths: &[String]) -> anyhow::Result<Vec<Document>> {
     let paths = if paths.is_empty() { &stdin[..] } else { paths };
     let mut all = Vec::new();
     for path in paths {
+        if path == "-" && std::io::stdin().is_terminal() {
+            eprintln!("seal: reading manifests from standard input (end with Ctrl-D)");
+        }
         let text = files::read_input(path)?;
         all.extend(documents::parse(files::display_name(path), &text)?);
     }
