@@ -28,7 +28,6 @@ pub const KIND: &str = "SealedSecret";
     namespaced,
     status = "SealedSecretStatus",
     shortname = "sls",
-    category = "all",
     printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#

@@ -1,10 +1,12 @@
 //! The command line as clap types.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// The seal controller and its offline tools.
+/// The seal controller and its tools.
 #[derive(Debug, Parser)]
 #[command(name = "unseal", version)]
 pub struct Cli {
@@ -16,8 +18,129 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the controller (what the Deployment starts).
+    Run(RunArgs),
     /// Break-glass: open SealedSecret files with an identity file and print the Secrets.
     Recover(RecoverArgs),
+    /// Make a new active sealing key now.
+    Rotate(ClusterArgs),
+    /// List, back up or restore the sealing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the SealedSecret CustomResourceDefinition generated from the Rust types.
+    Crd,
+}
+
+/// Reaching the cluster from outside (kubeconfig) and finding the controller.
+#[derive(Debug, Args, Clone)]
+pub struct ClusterArgs {
+    /// The kubeconfig file [default: $KUBECONFIG or ~/.kube/config, or in-cluster].
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: the current one].
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The namespace the controller keeps its keys in.
+    #[arg(
+        long,
+        env = "UNSEAL_CONTROLLER_NAMESPACE",
+        default_value = "seal-system"
+    )]
+    pub controller_namespace: String,
+}
+
+/// `unseal keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Each key: recipient, creation time, whether active, how many SealedSecrets use it.
+    List(ClusterArgs),
+    /// Write every identity, age-encrypted to the given recipients (plaintext never written).
+    Export(ExportArgs),
+    /// Store identities from a backup or your own identity file as sealing keys.
+    Import(ImportArgs),
+}
+
+/// `unseal keys export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Encrypt the backup to this recipient; repeatable.
+    #[arg(long = "to", value_name = "age1…", required = true)]
+    pub to: Vec<String>,
+    /// Write the backup here (mode 0600, never overwrites).
+    #[arg(short = 'o', long = "output", value_name = "PATH", required = true)]
+    pub output: PathBuf,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `unseal keys import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An age identity file, or a backup from `unseal keys export`.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The identity that opens an encrypted backup.
+    #[arg(short = 'i', long = "identity", value_name = "PATH")]
+    pub identity: Option<String>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `unseal run`. Every flag can also be set by its `UNSEAL_*` variable.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The cluster (in-cluster by default).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Only reconcile SealedSecrets in these namespaces (repeat or comma-separate) [default: all].
+    #[arg(long = "namespace", env = "UNSEAL_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Renew the sealing key after this long (`0`: never), e.g. 720h, 30d.
+    #[arg(long, env = "UNSEAL_KEY_RENEW_PERIOD", default_value = "720h", value_parser = parse_duration)]
+    pub key_renew_period: Duration,
+    /// Encrypt a backup of all keys to this recipient after every new key; repeatable.
+    #[arg(
+        long = "backup-recipient",
+        env = "UNSEAL_BACKUP_RECIPIENTS",
+        value_delimiter = ',',
+        value_name = "age1…"
+    )]
+    pub backup_recipients: Vec<String>,
+    /// Where the HTTP API, health and metrics listen.
+    #[arg(long, env = "UNSEAL_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// SealedSecrets reconciled at once.
+    #[arg(long, env = "UNSEAL_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: u16,
+    /// Check synced SealedSecrets again this often without any change.
+    #[arg(long, env = "UNSEAL_RESYNC_PERIOD", default_value = "10m", value_parser = parse_duration)]
+    pub resync_period: Duration,
+    /// How often the leader checks its keys.
+    #[arg(long, env = "UNSEAL_KEY_CHECK_PERIOD", default_value = "1m", value_parser = parse_duration)]
+    pub key_check_period: Duration,
+    /// This replica's name in the Lease and Events [default: $POD_NAME or the host name].
+    #[arg(long, env = "UNSEAL_IDENTITY")]
+    pub identity: Option<String>,
+    /// How long the Lease holds without renewal.
+    #[arg(long, env = "UNSEAL_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// How often the Lease is renewed (or tried).
+    #[arg(long, env = "UNSEAL_LEASE_RENEW_PERIOD", default_value = "5s", value_parser = parse_duration)]
+    pub lease_renew_period: Duration,
+    /// Log format.
+    #[arg(long, env = "UNSEAL_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `unseal recover`.
@@ -52,6 +175,26 @@ pub enum FormatArg {
     Json,
 }
 
+/// Parses `0`, `90s`, `15m`, `720h`, `30d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number with s, m, h or d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: unknown unit (use s, m, h or d)")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -61,5 +204,14 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("720h"), Ok(Duration::from_secs(720 * 3600)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("h").is_err());
     }
 }

@@ -1,11 +1,22 @@
-//! The `unseal` command line. The in-cluster controller lands here next; today it carries
-//! the offline recovery tool.
+//! `unseal`: the in-cluster controller that turns SealedSecrets into Secrets and owns the
+//! sealing keys, plus the tools that work from outside (rotate, keys, recover, crd).
 //!
-//! Exit codes: 0 success, 1 bad input or I/O error, 2 usage error (from clap), 3 a sealed
-//! value did not open (no matching key, tampered, or moved out of its scope).
+//! Exit codes: 0 success, 1 bad input, I/O or API error, 2 usage error (from clap), 3 a
+//! sealed value did not open (no matching key, tampered, or moved out of its scope).
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
+pub mod context;
+pub mod controller;
+pub mod http;
+pub mod keys;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod secret_sync;
+pub mod status;
+pub mod supervisor;
 
 use std::process::ExitCode;
 

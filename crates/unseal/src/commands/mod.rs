@@ -1,12 +1,58 @@
-//! One module per subcommand.
+//! One module per subcommand, and the cluster connection they share.
 
+pub mod crd;
+pub mod keys;
 pub mod recover;
+pub mod rotate;
+pub mod run;
 
-use crate::cli::{Cli, Command};
+use anyhow::Context as _;
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::cli::{Cli, ClusterArgs, Command, KeysCommand};
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Recover(args) => recover::run(args),
+        Command::Crd => crd::run(),
+        Command::Run(args) => runtime()?.block_on(run::run(args)),
+        Command::Rotate(args) => runtime()?.block_on(rotate::run(args)),
+        Command::Keys(KeysCommand::List(args)) => runtime()?.block_on(keys::list(args)),
+        Command::Keys(KeysCommand::Export(args)) => runtime()?.block_on(keys::export(args)),
+        Command::Keys(KeysCommand::Import(args)) => runtime()?.block_on(keys::import(args)),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A client from `--kubeconfig`/`--context`, or inferred (KUBECONFIG, ~/.kube/config,
+/// in-cluster).
+pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("{}: cannot read kubeconfig", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("{}: unusable kubeconfig", path.display()))?
+        }
+        None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
+            .await
+            .context("cannot load the kubeconfig context")?,
+        None => kube::Config::infer()
+            .await
+            .context("no cluster configured (set KUBECONFIG, --kubeconfig, or run in a cluster)")?,
+    };
+    Client::try_from(config).context("cannot create the Kubernetes client")
 }

@@ -1,0 +1,413 @@
+//! The HTTP side: routes every request to the store, streams watches, injects faults.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::faults::Fault;
+use crate::path::{self, ResourceKind, Target};
+use crate::selector::Selector;
+use crate::store::{ApiError, Change, ChangeType, ObjectKey, Store};
+
+/// How often an idle watch sends a bookmark.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(1);
+
+struct Shared {
+    store: Mutex<Store>,
+    faults: Mutex<Vec<Fault>>,
+    requests: Mutex<Vec<(String, String)>>,
+    drop_watches: watch::Sender<u64>,
+    /// Watches from a resource version below this get 410 Gone.
+    oldest_rv: Mutex<u64>,
+}
+
+impl Shared {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running API-server double on a loopback port; stops when dropped.
+pub struct ApiServerDouble {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ApiServerDouble {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ApiServerDouble {
+    /// Starts a double on 127.0.0.1 with an ephemeral port.
+    pub async fn start() -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            store: Mutex::new(Store::default()),
+            faults: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
+            drop_watches: watch::channel(0).0,
+            oldest_rv: Mutex::new(0),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kubeconfig file's text that points at this double.
+    pub fn kubeconfig(&self, namespace: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: {}\ncontexts:\n- name: double\n  context:\n    cluster: double\n    user: tester\n    namespace: {namespace}\ncurrent-context: double\nusers:\n- name: tester\n  user:\n    token: not-checked\n",
+            self.url()
+        )
+    }
+
+    /// Runs `f` with the store locked: read or change objects as another actor would.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.shared.store())
+    }
+
+    /// One object, if it exists.
+    pub fn get(&self, kind: &ResourceKind, namespace: &str, name: &str) -> Option<Value> {
+        let key = ObjectKey {
+            kind: kind.clone(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        self.with_store(|s| s.get(&key).ok())
+    }
+
+    /// Injects a fault.
+    pub fn inject(&self, fault: Fault) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(fault);
+    }
+
+    /// Ends every open watch stream (as when the API server restarts or a load balancer
+    /// drops connections); clients must re-watch.
+    pub fn drop_watches(&self) {
+        self.shared.drop_watches.send_modify(|g| *g += 1);
+    }
+
+    /// Forgets the change history: watches from any older resource version now get
+    /// 410 Gone, and clients must list again. Open watches are dropped too.
+    pub fn expire_history(&self) {
+        let rv = self.with_store(|s| s.resource_version());
+        *self
+            .shared
+            .oldest_rv
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = rv;
+        self.drop_watches();
+    }
+
+    /// Successful writes so far, per resource plural.
+    pub fn writes(&self) -> BTreeMap<String, usize> {
+        self.with_store(|s| s.writes())
+    }
+
+    /// Every request so far: method and path with query.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error(e: &ApiError) -> Response {
+    json_response(e.code, &e.body())
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let full = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| path.clone());
+    shared
+        .requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((method.to_string(), full));
+    let injected = {
+        let mut faults = shared.faults.lock().unwrap_or_else(|p| p.into_inner());
+        faults
+            .iter_mut()
+            .find_map(|f| f.take(method.as_str(), &path).then_some(f.status))
+    };
+    if let Some(status) = injected {
+        let reason = match status {
+            409 => "Conflict",
+            404 => "NotFound",
+            429 => "TooManyRequests",
+            _ => "InternalError",
+        };
+        return error(&ApiError::new(status, reason, "injected fault"));
+    }
+    let Some(target) = path::parse(&path) else {
+        return error(&ApiError::new(404, "NotFound", format!("no route {path}")));
+    };
+    let parse_body = || {
+        serde_json::from_slice::<Value>(&body)
+            .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))
+    };
+    let namespace = target.namespace.clone().unwrap_or_default();
+    let key = |name: &str| ObjectKey {
+        kind: target.kind.clone(),
+        namespace: namespace.clone(),
+        name: name.to_owned(),
+    };
+    let status_only = target.subresource.as_deref() == Some("status");
+    let result = match (&method, target.name.as_deref()) {
+        (&Method::GET, Some(name)) => shared.store().get(&key(name)),
+        (&Method::GET, None) => {
+            let labels =
+                match Selector::parse(query.get("labelSelector").map_or("", String::as_str)) {
+                    Ok(s) => s,
+                    Err(e) => return error(&ApiError::new(400, "BadRequest", e)),
+                };
+            let fields =
+                match Selector::parse(query.get("fieldSelector").map_or("", String::as_str)) {
+                    Ok(s) => s,
+                    Err(e) => return error(&ApiError::new(400, "BadRequest", e)),
+                };
+            if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
+                return watch_stream(shared.clone(), target, labels, fields, &query);
+            }
+            let store = shared.store();
+            let items = store.list(&target.kind, target.namespace.as_deref(), &labels, &fields);
+            Ok(json!({
+                "apiVersion": target.kind.api_version(),
+                "kind": format!("{}List", target.kind.kind()),
+                "metadata": {"resourceVersion": store.resource_version().to_string()},
+                "items": items,
+            }))
+        }
+        (&Method::POST, None) => {
+            parse_body().and_then(|b| shared.store().create(&target.kind, &namespace, b))
+        }
+        (&Method::PUT, Some(name)) => {
+            parse_body().and_then(|b| shared.store().replace(&key(name), b, status_only))
+        }
+        (&Method::PATCH, Some(name)) => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if content_type.starts_with("application/merge-patch+json")
+                || content_type.starts_with("application/strategic-merge-patch+json")
+            {
+                parse_body().and_then(|b| shared.store().patch(&key(name), &b, status_only))
+            } else {
+                Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    format!("patch type {content_type} is not implemented by the double"),
+                ))
+            }
+        }
+        (&Method::DELETE, Some(name)) => shared.store().delete(&key(name)),
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} {path}"),
+        )),
+    };
+    match result {
+        Ok(value) => json_response(if method == Method::POST { 201 } else { 200 }, &value),
+        Err(e) => error(&e),
+    }
+}
+
+/// Decides what a watcher with these selectors sees of a change: the change itself, an
+/// ADDED/DELETED when the object starts or stops matching, or nothing.
+fn visible(
+    change: &Change,
+    target: &Target,
+    labels: &Selector,
+    fields: &Selector,
+) -> Option<(&'static str, Value)> {
+    if change.key.kind != target.kind
+        || target
+            .namespace
+            .as_ref()
+            .is_some_and(|ns| ns != &change.key.namespace)
+    {
+        return None;
+    }
+    let matches = |v: &Value| labels.matches_labels(v) && fields.matches_fields(v);
+    let now = matches(&change.object);
+    let before = change.previous.as_ref().is_some_and(matches);
+    match change.change {
+        ChangeType::Added if now => Some(("ADDED", change.object.clone())),
+        ChangeType::Deleted if now => Some(("DELETED", change.object.clone())),
+        ChangeType::Modified => match (before, now) {
+            (true, true) => Some(("MODIFIED", change.object.clone())),
+            (false, true) => Some(("ADDED", change.object.clone())),
+            (true, false) => Some(("DELETED", change.object.clone())),
+            (false, false) => None,
+        },
+        _ => None,
+    }
+}
+
+fn line(kind: &str, object: &Value) -> Bytes {
+    let mut text = json!({"type": kind, "object": object}).to_string();
+    text.push('\n');
+    Bytes::from(text)
+}
+
+fn watch_stream(
+    shared: Arc<Shared>,
+    target: Target,
+    labels: Selector,
+    fields: Selector,
+    query: &HashMap<String, String>,
+) -> Response {
+    let since: Option<u64> = query
+        .get("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0);
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(300);
+    let bookmarks = query
+        .get("allowWatchBookmarks")
+        .is_some_and(|v| v == "true");
+    let (tx, rx) = mpsc::channel::<Bytes>(4096);
+    let mut dropped = shared.drop_watches.subscribe();
+    tokio::spawn(async move {
+        let oldest = *shared.oldest_rv.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rv) = since.filter(|rv| *rv < oldest) {
+            let gone = ApiError::new(
+                410,
+                "Expired",
+                format!("too old resource version: {rv} ({oldest})"),
+            );
+            let _ = tx.send(line("ERROR", &gone.body())).await;
+            return;
+        }
+        let (mut changes, backlog, mut last) = {
+            let store = shared.store();
+            let sub = store.subscribe();
+            match since {
+                Some(since) => {
+                    let backlog: Vec<_> = store
+                        .changes_since(since)
+                        .into_iter()
+                        .filter_map(|c| {
+                            visible(&c, &target, &labels, &fields).map(|(k, o)| (c.rv, k, o))
+                        })
+                        .collect();
+                    (sub, backlog, since)
+                }
+                None => {
+                    let rv = store.resource_version();
+                    let items =
+                        store.list(&target.kind, target.namespace.as_deref(), &labels, &fields);
+                    (
+                        sub,
+                        items.into_iter().map(|o| (rv, "ADDED", o)).collect(),
+                        rv,
+                    )
+                }
+            }
+        };
+        for (rv, kind, object) in backlog {
+            if tx.send(line(kind, &object)).await.is_err() {
+                return;
+            }
+            last = last.max(rv);
+        }
+        let deadline = tokio::time::sleep(Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(BOOKMARK_EVERY);
+        loop {
+            tokio::select! {
+                received = changes.recv() => match received {
+                    Ok(change) if change.rv > last => {
+                        last = change.rv;
+                        if let Some((kind, object)) = visible(&change, &target, &labels, &fields)
+                            && tx.send(line(kind, &object)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let gone = ApiError::new(410, "Expired", "watch fell behind");
+                        let _ = tx.send(line("ERROR", &gone.body())).await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick(), if bookmarks => {
+                    let mark = json!({
+                        "apiVersion": target.kind.api_version(),
+                        "kind": target.kind.kind(),
+                        "metadata": {"resourceVersion": last.to_string()},
+                    });
+                    if tx.send(line("BOOKMARK", &mark)).await.is_err() {
+                        return;
+                    }
+                }
+                _ = &mut deadline => return,
+                _ = dropped.changed() => return,
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, Infallible>(bytes), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}

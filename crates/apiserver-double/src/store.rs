@@ -1,0 +1,479 @@
+//! The objects, their resource versions, and the log of changes that watches replay.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::patch;
+use crate::path::ResourceKind;
+use crate::selector::Selector;
+
+/// Identifies one stored object.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// Its resource kind.
+    pub kind: ResourceKind,
+    /// Its namespace (empty for cluster-scoped objects).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeType {
+    /// Created.
+    Added,
+    /// Changed.
+    Modified,
+    /// Deleted.
+    Deleted,
+}
+
+impl ChangeType {
+    /// The watch event type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::Added => "ADDED",
+            ChangeType::Modified => "MODIFIED",
+            ChangeType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One entry of the change log.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// The resource version this change produced.
+    pub rv: u64,
+    /// Which object.
+    pub key: ObjectKey,
+    /// What happened.
+    pub change: ChangeType,
+    /// The object after the change (before it, for deletions).
+    pub object: Value,
+    /// The object before the change (`None` for creations).
+    pub previous: Option<Value>,
+}
+
+/// An error answered as a Kubernetes `Status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub code: u16,
+    /// `reason` (`NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, …).
+    pub reason: &'static str,
+    /// A message.
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The `Status` body.
+    pub fn body(&self) -> Value {
+        json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": self.message, "reason": self.reason, "code": self.code
+        })
+    }
+}
+
+/// The object store.
+pub struct Store {
+    objects: BTreeMap<ObjectKey, Value>,
+    rv: u64,
+    uids: u64,
+    log: Vec<Arc<Change>>,
+    changes: broadcast::Sender<Arc<Change>>,
+    writes: BTreeMap<String, usize>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            objects: BTreeMap::new(),
+            rv: 1,
+            uids: 0,
+            log: Vec::new(),
+            changes: broadcast::channel(65_536).0,
+            writes: BTreeMap::new(),
+        }
+    }
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or_default())
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// The current resource version.
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    /// Subscribes to future changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.changes.subscribe()
+    }
+
+    /// Changes after `rv`.
+    pub fn changes_since(&self, rv: u64) -> Vec<Arc<Change>> {
+        let start = self.log.partition_point(|c| c.rv <= rv);
+        self.log[start..].to_vec()
+    }
+
+    /// Successful writes per resource plural (create, replace, patch, delete).
+    pub fn writes(&self) -> BTreeMap<String, usize> {
+        self.writes.clone()
+    }
+
+    /// One object.
+    pub fn get(&self, key: &ObjectKey) -> Result<Value, ApiError> {
+        self.objects.get(key).cloned().ok_or_else(|| not_found(key))
+    }
+
+    /// Objects of a kind, optionally in one namespace, matching the selectors.
+    pub fn list(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+        labels: &Selector,
+        fields: &Selector,
+    ) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|(k, _)| &k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns))
+            .map(|(_, v)| v)
+            .filter(|v| labels.matches_labels(v) && fields.matches_fields(v))
+            .cloned()
+            .collect()
+    }
+
+    fn record(
+        &mut self,
+        key: ObjectKey,
+        change: ChangeType,
+        object: Value,
+        previous: Option<Value>,
+    ) {
+        let entry = Arc::new(Change {
+            rv: self.rv,
+            key: key.clone(),
+            change,
+            object,
+            previous,
+        });
+        self.log.push(entry.clone());
+        *self.writes.entry(key.kind.plural.clone()).or_default() += 1;
+        let _ = self.changes.send(entry);
+    }
+
+    fn next_rv(&mut self) -> String {
+        self.rv += 1;
+        self.rv.to_string()
+    }
+
+    /// Creates an object; 409 when the name is taken.
+    pub fn create(
+        &mut self,
+        kind: &ResourceKind,
+        namespace: &str,
+        mut body: Value,
+    ) -> Result<Value, ApiError> {
+        let name = body["metadata"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::new(422, "Invalid", "metadata.name: Required value"))?
+            .to_owned();
+        let key = ObjectKey {
+            kind: kind.clone(),
+            namespace: namespace.to_owned(),
+            name: name.clone(),
+        };
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", kind.plural),
+            ));
+        }
+        self.uids += 1;
+        let rv = self.next_rv();
+        normalize(kind, namespace, &mut body);
+        let meta = &mut body["metadata"];
+        meta["uid"] = json!(format!("uid-{:08}", self.uids));
+        meta["resourceVersion"] = json!(rv);
+        meta["creationTimestamp"] = json!(now());
+        if kind.has_status_subresource() {
+            meta["generation"] = json!(1);
+        }
+        self.objects.insert(key.clone(), body.clone());
+        self.record(key, ChangeType::Added, body.clone(), None);
+        Ok(body)
+    }
+
+    /// Replaces an object (PUT). A `resourceVersion` in the body must be current (409
+    /// otherwise). With `status_only`, only `.status` is taken from the body; for
+    /// resources with a status subresource, a main-resource write keeps the old status.
+    pub fn replace(
+        &mut self,
+        key: &ObjectKey,
+        body: Value,
+        status_only: bool,
+    ) -> Result<Value, ApiError> {
+        let current = self.get(key)?;
+        if let Some(rv) = body["metadata"]["resourceVersion"].as_str()
+            && Some(rv) != current["metadata"]["resourceVersion"].as_str()
+        {
+            return Err(conflict(key));
+        }
+        self.write(key, current, body, status_only)
+    }
+
+    /// Applies a JSON merge patch (PATCH). A `resourceVersion` in the patch must be current.
+    pub fn patch(
+        &mut self,
+        key: &ObjectKey,
+        patch_body: &Value,
+        status_only: bool,
+    ) -> Result<Value, ApiError> {
+        let current = self.get(key)?;
+        if let Some(rv) = patch_body["metadata"]["resourceVersion"].as_str()
+            && Some(rv) != current["metadata"]["resourceVersion"].as_str()
+        {
+            return Err(conflict(key));
+        }
+        let mut next = current.clone();
+        patch::merge(&mut next, patch_body);
+        self.write(key, current, next, status_only)
+    }
+
+    fn write(
+        &mut self,
+        key: &ObjectKey,
+        current: Value,
+        mut next: Value,
+        status_only: bool,
+    ) -> Result<Value, ApiError> {
+        if status_only {
+            let mut merged = current.clone();
+            merged["status"] = next.get("status").cloned().unwrap_or(Value::Null);
+            next = merged;
+        } else if key.kind.has_status_subresource() {
+            match current.get("status") {
+                Some(s) => next["status"] = s.clone(),
+                None => {
+                    if let Some(map) = next.as_object_mut() {
+                        map.remove("status");
+                    }
+                }
+            }
+        }
+        if key.kind == ResourceKind::secrets() {
+            check_secret_update(&current, &next)?;
+        }
+        normalize(&key.kind, &key.namespace, &mut next);
+        for field in ["uid", "creationTimestamp", "name", "namespace"] {
+            if let Some(v) = current["metadata"].get(field) {
+                next["metadata"][field] = v.clone();
+            }
+        }
+        if key.kind.has_status_subresource() {
+            let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
+            let spec_changed = current.get("spec") != next.get("spec");
+            next["metadata"]["generation"] = json!(generation + i64::from(spec_changed));
+        }
+        next["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+        if next == current {
+            // Kubernetes does not bump the resource version of a no-op write.
+            return Ok(current);
+        }
+        next["metadata"]["resourceVersion"] = json!(self.next_rv());
+        self.objects.insert(key.clone(), next.clone());
+        self.record(
+            key.clone(),
+            ChangeType::Modified,
+            next.clone(),
+            Some(current),
+        );
+        Ok(next)
+    }
+
+    /// Deletes an object, then (background propagation) every object whose
+    /// ownerReferences name it, recursively.
+    pub fn delete(&mut self, key: &ObjectKey) -> Result<Value, ApiError> {
+        let object = self.objects.remove(key).ok_or_else(|| not_found(key))?;
+        self.next_rv();
+        self.record(
+            key.clone(),
+            ChangeType::Deleted,
+            object.clone(),
+            Some(object.clone()),
+        );
+        if let Some(uid) = object["metadata"]["uid"].as_str() {
+            let dependents: Vec<ObjectKey> = self
+                .objects
+                .iter()
+                .filter(|(_, v)| {
+                    v["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for dependent in dependents {
+                let _ = self.delete(&dependent);
+            }
+        }
+        Ok(object)
+    }
+}
+
+fn normalize(kind: &ResourceKind, namespace: &str, body: &mut Value) {
+    if !body.is_object() {
+        *body = json!({});
+    }
+    body["apiVersion"] = json!(kind.api_version());
+    body["kind"] = json!(kind.kind());
+    if !body["metadata"].is_object() {
+        body["metadata"] = json!({});
+    }
+    if !namespace.is_empty() {
+        body["metadata"]["namespace"] = json!(namespace);
+    }
+}
+
+/// Kubernetes refuses to change a Secret's type, or the data of an immutable Secret.
+fn check_secret_update(current: &Value, next: &Value) -> Result<(), ApiError> {
+    let type_of = |v: &Value| v["type"].as_str().unwrap_or("Opaque").to_owned();
+    if type_of(current) != type_of(next) {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "type: Invalid value: field is immutable",
+        ));
+    }
+    if current["immutable"] == json!(true)
+        && (current["data"] != next["data"] || next["immutable"] != json!(true))
+    {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "data: Forbidden: field is immutable when `immutable` is set",
+        ));
+    }
+    Ok(())
+}
+
+fn not_found(key: &ObjectKey) -> ApiError {
+    ApiError::new(
+        404,
+        "NotFound",
+        format!("{} \"{}\" not found", key.kind.plural, key.name),
+    )
+}
+
+fn conflict(key: &ObjectKey) -> ApiError {
+    ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
+            key.kind.plural, key.name
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(name: &str) -> Value {
+        json!({"metadata": {"name": name}, "data": {"k": "dg=="}})
+    }
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey {
+            kind: ResourceKind::secrets(),
+            namespace: "apps".into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn create_conflicts_and_versions() {
+        let mut store = Store::default();
+        let created = store
+            .create(&ResourceKind::secrets(), "apps", secret("a"))
+            .expect("creates");
+        assert_eq!(created["kind"], "Secret");
+        assert_eq!(
+            store
+                .create(&ResourceKind::secrets(), "apps", secret("a"))
+                .map_err(|e| e.code),
+            Err(409)
+        );
+        let mut stale = created.clone();
+        stale["data"]["k"] = json!("eA==");
+        let updated = store
+            .replace(&key("a"), stale.clone(), false)
+            .expect("replaces");
+        assert_ne!(
+            updated["metadata"]["resourceVersion"],
+            created["metadata"]["resourceVersion"]
+        );
+        assert_eq!(
+            store.replace(&key("a"), stale, false).map_err(|e| e.code),
+            Err(409)
+        );
+    }
+
+    #[test]
+    fn delete_collects_dependents() {
+        let mut store = Store::default();
+        let owner = store
+            .create(&ResourceKind::secrets(), "apps", secret("owner"))
+            .expect("creates");
+        let mut child = secret("child");
+        child["metadata"]["ownerReferences"] =
+            json!([{"uid": owner["metadata"]["uid"], "name": "owner"}]);
+        store
+            .create(&ResourceKind::secrets(), "apps", child)
+            .expect("creates");
+        store.delete(&key("owner")).expect("deletes");
+        assert_eq!(store.get(&key("child")).map_err(|e| e.code), Err(404));
+    }
+
+    #[test]
+    fn secret_rules() {
+        let mut store = Store::default();
+        let mut s = secret("s");
+        s["immutable"] = json!(true);
+        store
+            .create(&ResourceKind::secrets(), "apps", s)
+            .expect("creates");
+        let err = store
+            .patch(&key("s"), &json!({"data": {"k": "eA=="}}), false)
+            .expect_err("immutable");
+        assert_eq!(err.code, 422);
+        let err = store
+            .patch(&key("s"), &json!({"type": "kubernetes.io/tls"}), false)
+            .expect_err("type");
+        assert_eq!(err.code, 422);
+    }
+}

@@ -1,0 +1,130 @@
+//! `unseal keys list|export|import`, from outside the cluster.
+
+use std::io::Read;
+
+use anyhow::{Context as _, bail};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::ListParams;
+use seal_core::files::{self, Overwrite};
+use seal_core::{KeyRing, Recipients, SealedSecret};
+use zeroize::Zeroizing;
+
+use crate::cli::{ClusterArgs, ExportArgs, ImportArgs};
+use crate::clock;
+use crate::keys::secrets::{self, StoredKey};
+use crate::keys::{KeySet, backup};
+
+/// Prints each key and how many SealedSecrets still use it.
+pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
+    let client = super::client(&args).await?;
+    let api: Api<Secret> = Api::namespaced(client.clone(), &args.controller_namespace);
+    let stored = secrets::list(&api).await?;
+    let (set, bad) = KeySet::from_secrets(&stored);
+    for b in bad {
+        eprintln!("unseal: warning: {b}");
+    }
+    if set.keys.is_empty() {
+        bail!("no sealing keys in namespace {}", args.controller_namespace);
+    }
+    let sealed: Api<SealedSecret> = Api::all(client);
+    let usage = match sealed.list(&ListParams::default()).await {
+        Ok(list) => Some(list.items),
+        Err(e) => {
+            eprintln!("unseal: warning: cannot list SealedSecrets ({e}); usage not shown");
+            None
+        }
+    };
+    println!(
+        "{:<28} {:<64} {:<22} {:<7} USED BY",
+        "NAME", "RECIPIENT", "CREATED", "ACTIVE"
+    );
+    for (i, key) in set.keys.iter().enumerate() {
+        let used = usage.as_ref().map_or("?".to_owned(), |items| {
+            items
+                .iter()
+                .filter(|s| s.spec.recipients.contains(&key.recipient))
+                .count()
+                .to_string()
+        });
+        let active = if i == 0 { "yes" } else { "no" };
+        println!(
+            "{:<28} {:<64} {:<22} {:<7} {used}",
+            key.name,
+            key.recipient,
+            key.created.to_string(),
+            active
+        );
+    }
+    Ok(())
+}
+
+/// Writes all identities, age-encrypted, to a new file.
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let mut to = Recipients::new();
+    for r in &args.to {
+        to.add_arg("--to", r)?;
+    }
+    let client = super::client(&args.cluster).await?;
+    let api: Api<Secret> = Api::namespaced(client, &args.cluster.controller_namespace);
+    let stored: Vec<StoredKey> = secrets::list(&api)
+        .await?
+        .iter()
+        .filter_map(|s| {
+            secrets::decode(s)
+                .map_err(|e| eprintln!("unseal: warning: {e}"))
+                .ok()
+        })
+        .collect();
+    if stored.is_empty() {
+        bail!(
+            "no sealing keys in namespace {}",
+            args.cluster.controller_namespace
+        );
+    }
+    let sealed = backup::encrypt(backup::backup_text(&stored).as_bytes(), &to)?;
+    files::write_atomic(&args.output, &sealed, 0o600, Overwrite::Refuse)?;
+    eprintln!(
+        "wrote {} keys to {}, encrypted to {} recipient(s)",
+        stored.len(),
+        args.output.display(),
+        to.len()
+    );
+    Ok(())
+}
+
+/// Stores the identities of a backup or an identity file as key Secrets.
+pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::open(&args.file)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .with_context(|| format!("{}: cannot read", args.file))?;
+    let ring = match &args.identity {
+        Some(path) => {
+            let text = files::read_input(path)?;
+            let mut ring = KeyRing::new();
+            ring.add_file(files::display_name(path), &text)?;
+            Some(ring)
+        }
+        None => None,
+    };
+    let keys = backup::read_import(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
+    let client = super::client(&args.cluster).await?;
+    let api: Api<Secret> = Api::namespaced(client, &args.cluster.controller_namespace);
+    for key in keys {
+        let recipient = key.identity.to_public().to_string();
+        let created = key.created.unwrap_or_else(clock::now);
+        match secrets::import(
+            &api,
+            &args.cluster.controller_namespace,
+            &key.identity,
+            created,
+        )
+        .await?
+        {
+            Some(name) => println!("imported {recipient} as {name}"),
+            None => println!("already held: {recipient}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! `unseal run`: logging, settings, signals, then the supervisor.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use seal_core::Recipients;
+use tokio::sync::watch;
+
+use crate::cli::{LogFormat, RunArgs};
+use crate::context::{Context, Settings};
+use crate::supervisor;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UNSEAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Settings from the flags.
+pub fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
+    let identity = args
+        .identity
+        .clone()
+        .or_else(|| std::env::var("POD_NAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("unseal-{}", std::process::id()));
+    let mut settings = Settings::new(&args.cluster.controller_namespace, &identity);
+    settings.watch_namespaces = args.namespaces.clone();
+    settings.concurrency = args.concurrency.max(1);
+    settings.renew_period =
+        (args.key_renew_period > Duration::ZERO).then_some(args.key_renew_period);
+    settings.resync_every = args.resync_period;
+    settings.key_check_every = args.key_check_period;
+    settings.lease_duration = args.lease_duration;
+    settings.lease_renew_every = args.lease_renew_period;
+    if !args.backup_recipients.is_empty() {
+        let mut to = Recipients::new();
+        for r in &args.backup_recipients {
+            to.add_arg("--backup-recipient", r)?;
+        }
+        settings.backup_to = Some(to);
+    }
+    Ok(settings)
+}
+
+/// Runs the controller until SIGTERM or Ctrl-C.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let settings = settings(&args)?;
+    let client = super::client(&args.cluster).await?;
+    let ctx = Context::new(client, settings);
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("termination signal received");
+        let _ = stop.send(true);
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    supervisor::run(ctx, listener, stopped)
+        .await
+        .context("controller failed")
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,186 @@
+//! [`Context`]: what the reconciler, the key tasks and the HTTP API share.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use seal_core::Recipients;
+
+use crate::keys::KeyStore;
+use crate::metrics::Metrics;
+
+/// The controller's settings (from flags or `UNSEAL_*` variables).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The namespace holding the keys, the recipients ConfigMap and the Lease.
+    pub namespace: String,
+    /// Namespaces whose SealedSecrets are reconciled (empty: all).
+    pub watch_namespaces: Vec<String>,
+    /// SealedSecrets reconciled at once.
+    pub concurrency: u16,
+    /// Key renewal period (`None`: never renew).
+    pub renew_period: Option<Duration>,
+    /// How often the leader checks its keys.
+    pub key_check_every: Duration,
+    /// How often a synced SealedSecret is checked again without any change (catches
+    /// drift of `Merge` targets, which are not watched).
+    pub resync_every: Duration,
+    /// Recipients of the automatic key backup, if any.
+    pub backup_to: Option<Recipients>,
+    /// This replica's identity (pod name) for the Lease and Events.
+    pub identity: String,
+    /// Lease name.
+    pub lease_name: String,
+    /// How long a lease holds without renewal.
+    pub lease_duration: Duration,
+    /// How often the lease is renewed or tried.
+    pub lease_renew_every: Duration,
+}
+
+impl Settings {
+    /// Defaults for a controller in `namespace` named `identity`.
+    pub fn new(namespace: &str, identity: &str) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            watch_namespaces: Vec::new(),
+            concurrency: 4,
+            renew_period: Some(Duration::from_secs(720 * 3600)),
+            key_check_every: Duration::from_secs(60),
+            resync_every: Duration::from_secs(600),
+            backup_to: None,
+            identity: identity.to_owned(),
+            lease_name: "unseal-leader".to_owned(),
+            lease_duration: Duration::from_secs(15),
+            lease_renew_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`.
+pub struct RateLimit {
+    tokens: f64,
+    last: Instant,
+    burst: f64,
+    per_second: f64,
+}
+
+impl RateLimit {
+    /// A full bucket.
+    pub fn new(burst: u32, per_second: u32) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            last: Instant::now(),
+            burst: f64::from(burst),
+            per_second: f64::from(per_second),
+        }
+    }
+
+    /// Takes a token if there is one.
+    pub fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Shared state.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// The keys held.
+    pub keys: Arc<KeyStore>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Publishes Events.
+    pub recorder: Recorder,
+    /// Settings.
+    pub settings: Settings,
+    /// Consecutive failures per object, for backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// Set once the controller's caches are synced.
+    synced: AtomicBool,
+    /// Set while this replica leads.
+    leader: AtomicBool,
+    /// Rate limit of the verify and reencrypt endpoints.
+    pub api_rate: Mutex<RateLimit>,
+}
+
+impl Context {
+    /// A context for `client` with `settings`.
+    pub fn new(client: Client, settings: Settings) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: "unseal".to_owned(),
+            instance: Some(settings.identity.clone()),
+        };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            keys: Arc::new(KeyStore::default()),
+            metrics: Metrics::default(),
+            settings,
+            failures: Mutex::new(HashMap::new()),
+            synced: AtomicBool::new(false),
+            leader: AtomicBool::new(false),
+            api_rate: Mutex::new(RateLimit::new(20, 10)),
+        })
+    }
+
+    /// Records a failure of `object`; returns how many in a row.
+    pub fn record_failure(&self, object: &str) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = failures.entry(object.to_owned()).or_default();
+        *n += 1;
+        *n
+    }
+
+    /// Forgets the failures of `object`.
+    pub fn record_success(&self, object: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(object);
+    }
+
+    /// Marks the controller's caches synced (or not).
+    pub fn set_synced(&self, synced: bool) {
+        self.synced.store(synced, Ordering::SeqCst);
+    }
+
+    /// Marks this replica leader (or not).
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.store(leader, Ordering::SeqCst);
+        self.metrics.leader.set(i64::from(leader));
+    }
+
+    /// Whether this replica leads.
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::SeqCst)
+    }
+
+    /// Ready: keys loaded and, on the leader, the controller's caches synced.
+    pub fn is_ready(&self) -> bool {
+        self.keys.is_loaded() && (!self.is_leader() || self.synced.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_a_burst_then_refuses() {
+        let mut limit = RateLimit::new(3, 1);
+        assert!((0..3).all(|_| limit.try_take()));
+        assert!(!limit.try_take());
+    }
+}

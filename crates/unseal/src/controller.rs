@@ -1,0 +1,80 @@
+//! The kube-runtime `Controller` wiring: SealedSecrets in the watched namespaces, the
+//! Secrets they own through a label-selected watch only (no cluster-wide Secret cache),
+//! and a full re-sync whenever the keys change.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::watcher;
+use seal_core::SealedSecret;
+use tokio::sync::watch;
+
+use crate::context::Context;
+use crate::reconcile::{error_policy, reconcile};
+use crate::secret_sync::MANAGED_SELECTOR;
+
+/// Runs the controllers until `stop` turns true.
+pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
+    let client = ctx.client.clone();
+    let scopes: Vec<(Api<SealedSecret>, Api<Secret>)> = if ctx.settings.watch_namespaces.is_empty()
+    {
+        vec![(Api::all(client.clone()), Api::all(client))]
+    } else {
+        ctx.settings
+            .watch_namespaces
+            .iter()
+            .map(|ns| {
+                (
+                    Api::namespaced(client.clone(), ns),
+                    Api::namespaced(client.clone(), ns),
+                )
+            })
+            .collect()
+    };
+    let mut runs = Vec::new();
+    let mut stores = Vec::new();
+    for (sealed_api, secret_api) in scopes {
+        let key_changes = futures::stream::unfold(ctx.keys.subscribe(), |mut rx| async move {
+            rx.changed().await.ok().map(|_| ((), rx))
+        });
+        let mut stopped = stop.clone();
+        let controller = Controller::new(sealed_api, watcher::Config::default())
+            .owns(
+                secret_api,
+                watcher::Config::default().labels(MANAGED_SELECTOR),
+            )
+            .reconcile_all_on(key_changes)
+            .with_config(controller::Config::default().concurrency(ctx.settings.concurrency))
+            .graceful_shutdown_on(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+        stores.push(controller.store());
+        let ctx = ctx.clone();
+        runs.push(
+            controller
+                .run(reconcile, error_policy, ctx)
+                .for_each(|result| async move {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "reconcile ended in error");
+                    }
+                }),
+        );
+    }
+    let readiness = {
+        let ctx = ctx.clone();
+        async move {
+            for store in stores {
+                if store.wait_until_ready().await.is_err() {
+                    return;
+                }
+            }
+            ctx.set_synced(true);
+            tracing::info!("controller caches synced");
+        }
+    };
+    tokio::join!(futures::future::join_all(runs), readiness);
+    ctx.set_synced(false);
+}

@@ -1,0 +1,152 @@
+//! Key backups: every identity in one age-encrypted file, and reading such a file (or a
+//! plain identity file) back for import.
+
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+use age::secrecy::ExposeSecret;
+use age::x25519;
+use k8s_openapi::jiff::Timestamp;
+use seal_core::{KeyRing, Recipients};
+use zeroize::Zeroizing;
+
+use super::secrets::StoredKey;
+
+/// Why a backup could not be made or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The file is encrypted and no identity given opens it.
+    #[error("the backup is age-encrypted and none of the identities given opens it")]
+    CannotOpen,
+    /// The file is encrypted and no identity was given.
+    #[error("the backup is age-encrypted: give the identity it was exported to (-i)")]
+    NeedsIdentity,
+    /// A line is not an identity or a comment.
+    #[error("line {0}: not an age identity (AGE-SECRET-KEY-1…) or comment")]
+    BadLine(usize),
+    /// The file holds no identity.
+    #[error("no identities in the file")]
+    Empty,
+    /// age refused to encrypt.
+    #[error("age encryption failed: {0}")]
+    Encrypt(String),
+}
+
+/// One identity read from an import, with its creation time when the file records it.
+pub struct ImportedKey {
+    /// The identity.
+    pub identity: x25519::Identity,
+    /// `# created:` of the entry, if present.
+    pub created: Option<Timestamp>,
+}
+
+/// The plaintext of a backup: each key as comments (name, created, public key) and its
+/// identity line. Wiped on drop.
+pub fn backup_text(keys: &[StoredKey]) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::new());
+    for key in keys {
+        text.push_str(&format!(
+            "# name: {}\n# created: {}\n# public key: {}\n{}\n",
+            key.name,
+            key.created,
+            key.identity.to_public(),
+            key.identity.to_string().expose_secret()
+        ));
+    }
+    text
+}
+
+/// Encrypts a backup to the given recipients (binary age).
+pub fn encrypt(plaintext: &[u8], to: &Recipients) -> Result<Vec<u8>, BackupError> {
+    let encryptor = age::Encryptor::with_recipients(to.as_age())
+        .map_err(|e| BackupError::Encrypt(e.to_string()))?;
+    let mut out = Vec::new();
+    let write = || -> std::io::Result<()> {
+        let mut w = encryptor.wrap_output(&mut out)?;
+        w.write_all(plaintext)?;
+        w.finish()?;
+        Ok(())
+    };
+    write().map_err(|e| BackupError::Encrypt(e.to_string()))?;
+    Ok(out)
+}
+
+/// Reads identities from a plain identity file or an age-encrypted backup (opened with
+/// `keys`).
+pub fn read_import(bytes: &[u8], keys: Option<&KeyRing>) -> Result<Vec<ImportedKey>, BackupError> {
+    let plaintext = if bytes.starts_with(b"age-encryption.org/v1\n") {
+        let keys = keys.ok_or(BackupError::NeedsIdentity)?;
+        let decryptor = age::Decryptor::new_buffered(bytes).map_err(|_| BackupError::CannotOpen)?;
+        let mut reader = decryptor
+            .decrypt(keys.candidates(&[]).into_iter())
+            .map_err(|_| BackupError::CannotOpen)?;
+        let mut plain = Zeroizing::new(Vec::with_capacity(bytes.len()));
+        reader
+            .read_to_end(&mut plain)
+            .map_err(|_| BackupError::CannotOpen)?;
+        plain
+    } else {
+        Zeroizing::new(bytes.to_vec())
+    };
+    let text = std::str::from_utf8(&plaintext).map_err(|_| BackupError::BadLine(1))?;
+    let mut found = Vec::new();
+    let mut created = None;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(time) = line.strip_prefix("# created:") {
+            created = time.trim().parse::<Timestamp>().ok();
+        } else if line.is_empty() || line.starts_with('#') {
+            continue;
+        } else if line.starts_with("AGE-SECRET-KEY-1") {
+            let identity =
+                x25519::Identity::from_str(line).map_err(|_| BackupError::BadLine(i + 1))?;
+            found.push(ImportedKey {
+                identity,
+                created: created.take(),
+            });
+        } else {
+            return Err(BackupError::BadLine(i + 1));
+        }
+    }
+    if found.is_empty() {
+        return Err(BackupError::Empty);
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_round_trip_keeps_creation_times() {
+        let created: Timestamp = "2026-03-04T05:06:07Z".parse().expect("time");
+        let keys = vec![StoredKey {
+            name: "seal-key-0001".into(),
+            created,
+            identity: x25519::Identity::generate(),
+        }];
+        let owner = x25519::Identity::generate();
+        let mut to = Recipients::new();
+        to.insert(owner.to_public());
+        let sealed = encrypt(backup_text(&keys).as_bytes(), &to).expect("encrypts");
+        assert!(matches!(
+            read_import(&sealed, None),
+            Err(BackupError::NeedsIdentity)
+        ));
+        let mut ring = KeyRing::new();
+        ring.insert(owner);
+        let back = read_import(&sealed, Some(&ring)).expect("opens");
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].created, Some(created));
+        assert_eq!(
+            back[0].identity.to_public().to_string(),
+            keys[0].identity.to_public().to_string()
+        );
+        assert!(matches!(
+            read_import(b"hello\n", None),
+            Err(BackupError::BadLine(1))
+        ));
+    }
+}

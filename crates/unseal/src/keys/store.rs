@@ -1,0 +1,146 @@
+//! [`KeyStore`]: the keys this replica holds, swapped atomically when the key Secrets
+//! change, with a notification for whoever must react (re-sync, re-publish).
+
+use std::sync::{Arc, RwLock};
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use seal_core::KeyRing;
+use tokio::sync::watch;
+
+use super::secrets;
+
+/// Public facts about one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The Secret's name.
+    pub name: String,
+    /// Its `age1…` recipient.
+    pub recipient: String,
+    /// When it was made.
+    pub created: Timestamp,
+}
+
+/// One consistent view of the keys.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    /// The identities, for opening.
+    pub ring: KeyRing,
+    /// Facts about each key, newest first; the first is the active one.
+    pub keys: Vec<KeyInfo>,
+}
+
+impl KeySet {
+    /// Builds the set from key Secrets; unreadable ones are skipped and reported.
+    pub fn from_secrets<'a>(
+        secrets: impl IntoIterator<Item = &'a Secret>,
+    ) -> (Self, Vec<secrets::BadKey>) {
+        let mut set = KeySet::default();
+        let mut bad = Vec::new();
+        for secret in secrets {
+            match secrets::decode(secret) {
+                Ok(key) => {
+                    set.keys.push(KeyInfo {
+                        name: key.name,
+                        recipient: key.identity.to_public().to_string(),
+                        created: key.created,
+                    });
+                    set.ring.insert(key.identity);
+                }
+                Err(e) => bad.push(e),
+            }
+        }
+        set.keys
+            .sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)));
+        set.keys.dedup_by(|a, b| a.recipient == b.recipient);
+        (set, bad)
+    }
+
+    /// The key new values are sealed to.
+    pub fn active(&self) -> Option<&KeyInfo> {
+        self.keys.first()
+    }
+}
+
+/// The current [`KeySet`], shared by the reconciler and the HTTP API.
+pub struct KeyStore {
+    current: RwLock<Arc<KeySet>>,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for KeyStore {
+    fn default() -> Self {
+        Self {
+            current: RwLock::new(Arc::new(KeySet::default())),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+impl KeyStore {
+    /// The keys now.
+    pub fn current(&self) -> Arc<KeySet> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the keys; notifies watchers when the recipients changed.
+    pub fn replace(&self, set: KeySet) {
+        let differs = {
+            let now = self.current();
+            now.keys != set.keys
+        };
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        if differs {
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Whether any key is loaded.
+    pub fn is_loaded(&self) -> bool {
+        !self.current().keys.is_empty()
+    }
+
+    /// A receiver that changes whenever the key set does.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use age::x25519;
+
+    use super::*;
+
+    #[test]
+    fn newest_key_is_active_and_bad_keys_are_skipped() {
+        let t = |s: &str| s.parse::<Timestamp>().expect("time");
+        let old = secrets::encode(
+            "seal-key-0001",
+            "ns",
+            &x25519::Identity::generate(),
+            t("2026-01-01T00:00:00Z"),
+        );
+        let new = secrets::encode(
+            "seal-key-0002",
+            "ns",
+            &x25519::Identity::generate(),
+            t("2026-02-01T00:00:00Z"),
+        );
+        let mut broken = old.clone();
+        broken.metadata.name = Some("broken".into());
+        broken.data = None;
+        let (set, bad) = KeySet::from_secrets([&old, &new, &broken]);
+        assert_eq!(set.active().map(|k| k.name.as_str()), Some("seal-key-0002"));
+        assert_eq!(set.ring.len(), 2);
+        assert_eq!(bad.len(), 1);
+        let store = KeyStore::default();
+        let rx = store.subscribe();
+        store.replace(set);
+        assert!(rx.has_changed().expect("open"));
+        assert!(store.is_loaded());
+    }
+}

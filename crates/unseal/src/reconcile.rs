@@ -1,0 +1,170 @@
+//! One reconcile: open the SealedSecret's values, write its Secret, report in its status,
+//! an Event and the metrics. A value that does not open leaves the Secret exactly as it was.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use seal_core::error::DocError;
+use seal_core::{Mode, SealedSecret, convert};
+
+use crate::context::Context;
+use crate::metrics::{ActionLabel, ReasonLabel, ResultLabel};
+use crate::secret_sync::{self, Written};
+use crate::status::{self, Verdict};
+
+/// A reconcile that did not reach `Synced=True` (already reported in the status).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The values did not open or the Secret could not be written.
+    #[error("{reason}: {message}")]
+    NotSynced {
+        /// The condition reason.
+        reason: &'static str,
+        /// The condition message.
+        message: String,
+    },
+    /// The status could not be written.
+    #[error("writing status: {0}")]
+    Status(#[source] kube::Error),
+}
+
+/// Longest wait between retries of a failing SealedSecret.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+fn object_key(sealed: &SealedSecret) -> String {
+    format!(
+        "{}/{}",
+        sealed.namespace().unwrap_or_default(),
+        sealed.name_any()
+    )
+}
+
+/// Opens the values and writes the Secret.
+async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Written, Verdict> {
+    let failed = |reason: &'static str, message: String| Verdict {
+        synced: false,
+        reason,
+        message,
+    };
+    let Some(namespace) = sealed.namespace() else {
+        return Err(failed(
+            "InvalidSpec",
+            "a SealedSecret must be namespaced".to_owned(),
+        ));
+    };
+    let keys = ctx.keys.current();
+    let plain = convert::open_sealed_secret(sealed, &keys.ring).map_err(|e| match e {
+        DocError::Open { ref error, .. } => failed(error.reason(), e.to_string()),
+        DocError::Field { .. } => failed("InvalidSpec", e.to_string()),
+    })?;
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let written = match sealed.spec.mode {
+        Mode::Owned => secret_sync::sync_owned(&api, sealed, &plain).await,
+        Mode::Merge => secret_sync::sync_merge(&api, sealed, &plain).await,
+    };
+    written.map_err(|problem| failed(problem.reason(), problem.to_string()))
+}
+
+/// Reconciles one SealedSecret.
+pub async fn reconcile(
+    sealed: Arc<SealedSecret>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let outcome = sync(&sealed, &ctx).await;
+    let verdict = match &outcome {
+        Ok(_) => Verdict {
+            synced: true,
+            reason: "Unsealed",
+            message: format!(
+                "Secret written from {} sealed values",
+                sealed.spec.encrypted_data.len()
+            ),
+        },
+        Err(v) => v.clone(),
+    };
+    let previous_reason = status::previous_reason(&sealed).map(str::to_owned);
+    let desired = status::desired(&sealed, &verdict);
+    if !status::unchanged(&sealed, &desired) {
+        let api: Api<SealedSecret> =
+            Api::namespaced(ctx.client.clone(), &sealed.namespace().unwrap_or_default());
+        status::write(&api, &sealed, &desired)
+            .await
+            .map_err(ReconcileError::Status)?;
+    }
+    ctx.metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
+    let reference = sealed.object_ref(&());
+    match outcome {
+        Ok(written) => {
+            ctx.metrics
+                .reconciles
+                .get_or_create(&ResultLabel { result: "synced" })
+                .inc();
+            ctx.record_success(&object_key(&sealed));
+            if let Some(action) = written.action() {
+                ctx.metrics
+                    .secret_writes
+                    .get_or_create(&ActionLabel { action })
+                    .inc();
+                tracing::info!(object = %object_key(&sealed), action, "Secret written");
+                let event = Event {
+                    type_: EventType::Normal,
+                    reason: "Unsealed".to_owned(),
+                    note: Some(format!("Secret {action}d from the sealed values")),
+                    action: "Unseal".to_owned(),
+                    secondary: None,
+                };
+                if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                    tracing::debug!(error = %e, "event not published");
+                }
+            }
+            Ok(Action::requeue(ctx.settings.resync_every))
+        }
+        Err(verdict) => {
+            ctx.metrics
+                .reconciles
+                .get_or_create(&ResultLabel { result: "failed" })
+                .inc();
+            ctx.metrics
+                .errors
+                .get_or_create(&ReasonLabel {
+                    reason: verdict.reason,
+                })
+                .inc();
+            tracing::warn!(object = %object_key(&sealed), reason = verdict.reason, message = %verdict.message, "not synced");
+            if previous_reason.as_deref() != Some(verdict.reason) {
+                let event = Event {
+                    type_: EventType::Warning,
+                    reason: verdict.reason.to_owned(),
+                    note: Some(verdict.message.clone()),
+                    action: "Unseal".to_owned(),
+                    secondary: None,
+                };
+                if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                    tracing::debug!(error = %e, "event not published");
+                }
+            }
+            Err(ReconcileError::NotSynced {
+                reason: verdict.reason,
+                message: verdict.message,
+            })
+        }
+    }
+}
+
+/// Retries a failing SealedSecret with exponential backoff: 1 s, 2 s, 4 s, … up to 5 min.
+pub fn error_policy(
+    sealed: Arc<SealedSecret>,
+    _error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let failures = ctx.record_failure(&object_key(&sealed));
+    let exponent = failures.saturating_sub(1).min(16);
+    Action::requeue(Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF))
+}

@@ -1,0 +1,566 @@
+//! The controller against the API-server double (see support/mod.rs): every scenario the
+//! controller must handle, driven through the real kube client over HTTP.
+
+mod support;
+
+use std::time::Duration;
+
+use apiserver_double::{Fault, ResourceKind};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use seal_core::convert::SealOptions;
+use seal_core::{Mode, Scope, SealedSecret};
+use serde_json::json;
+use support::*;
+
+async fn secrets(h: &Harness, ns: &str) -> Api<Secret> {
+    Api::namespaced(h.client.clone(), ns)
+}
+
+#[tokio::test]
+async fn create_gives_an_owned_secret_and_a_synced_status() {
+    let h = Harness::start().await;
+    let mut p = plain("apps", "db", &[("password", "s3cr3t"), ("user", "orders")]);
+    p.labels.insert("app".into(), "db".into());
+    p.type_ = Some("Opaque".into());
+    let created = h
+        .create(&seal(&p, &h.recipients(), &SealOptions::default()))
+        .await;
+    let secret = wait_for("secret", || h.secret("apps", "db")).await;
+    assert_eq!(data_of(&secret)["password"], "s3cr3t");
+    assert_eq!(secret["metadata"]["labels"]["app"], "db");
+    assert_eq!(
+        secret["metadata"]["labels"]["seal.dev/managed-by"],
+        "unseal"
+    );
+    let owner = &secret["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "SealedSecret");
+    assert_eq!(owner["controller"], true);
+    assert_eq!(owner["uid"], json!(created.uid()));
+    h.wait_reason("apps", "db", "Unsealed").await;
+    let sealed = h.sealed("apps", "db").expect("stored");
+    assert_eq!(sealed["status"]["observedGeneration"], 1);
+    assert_eq!(sealed["status"]["conditions"][0]["status"], "True");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_value_updates_the_secret_and_the_observed_generation() {
+    let h = Harness::start().await;
+    let r = h.recipients();
+    h.create(&seal(
+        &plain("apps", "db", &[("password", "one")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("first value", || {
+        h.secret("apps", "db")
+            .filter(|s| data_of(s)["password"] == "one")
+    })
+    .await;
+    let api: Api<SealedSecret> = Api::namespaced(h.client.clone(), "apps");
+    let mut current = api.get("db").await.expect("get");
+    current.spec = seal(
+        &plain("apps", "db", &[("password", "two")]),
+        &r,
+        &SealOptions::default(),
+    )
+    .spec;
+    api.replace("db", &PostParams::default(), &current)
+        .await
+        .expect("replaced");
+    wait_for("second value", || {
+        h.secret("apps", "db")
+            .filter(|s| data_of(s)["password"] == "two")
+    })
+    .await;
+    wait_for("generation 2 observed", || {
+        h.sealed("apps", "db")
+            .filter(|s| s["status"]["observedGeneration"] == 2)
+            .map(|_| ())
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_the_sealed_secret_collects_the_secret() {
+    let h = Harness::start().await;
+    h.create(&seal(
+        &plain("apps", "gone", &[("k", "v")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("secret", || h.secret("apps", "gone")).await;
+    Api::<SealedSecret>::namespaced(h.client.clone(), "apps")
+        .delete("gone", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    wait_for("secret collected", || {
+        h.secret("apps", "gone").is_none().then_some(())
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_secret_is_restored() {
+    let h = Harness::start().await;
+    h.create(&seal(
+        &plain("apps", "db", &[("password", "right")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("secret", || h.secret("apps", "db")).await;
+    let api = secrets(&h, "apps").await;
+    let patch = json!({"data": {"password": "d3Jvbmc=", "extra": "eA=="}});
+    api.patch("db", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("edited");
+    wait_for("restored after edit", || {
+        h.secret("apps", "db").filter(|s| {
+            data_of(s).get("password").map(String::as_str) == Some("right") && data_of(s).len() == 1
+        })
+    })
+    .await;
+    api.delete("db", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    wait_for("restored after delete", || h.secret("apps", "db")).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_secret_it_does_not_own_is_left_alone_unless_adoptable() {
+    let h = Harness::start().await;
+    let api = secrets(&h, "apps").await;
+    let theirs: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "theirs"}, "data": {"password": "bWluZQ=="}
+    }))
+    .expect("secret");
+    api.create(&PostParams::default(), &theirs)
+        .await
+        .expect("created");
+    h.create(&seal(
+        &plain("apps", "theirs", &[("password", "ours")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ))
+    .await;
+    h.wait_reason("apps", "theirs", "SecretNotOwned").await;
+    assert_eq!(
+        data_of(&h.secret("apps", "theirs").expect("kept"))["password"],
+        "mine"
+    );
+    let adopt = json!({"metadata": {"annotations": {"seal.dev/adopt": "true"}}});
+    api.patch("theirs", &PatchParams::default(), &Patch::Merge(&adopt))
+        .await
+        .expect("annotated");
+    // The annotation change is not watched (the Secret carries no managed label yet);
+    // the retry with backoff picks it up.
+    wait_for("adopted", || {
+        h.secret("apps", "theirs")
+            .filter(|s| data_of(s)["password"] == "ours")
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn merge_mode_writes_only_its_keys_into_an_existing_secret() {
+    let h = Harness::start().await;
+    let api = secrets(&h, "argocd").await;
+    let existing: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "argocd-secret", "labels": {"app.kubernetes.io/part-of": "argocd"},
+                     "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "other-owner"}]},
+        "data": {"server.secretkey": "a2VlcA==", "admin.password": "a2VlcA=="}
+    }))
+    .expect("secret");
+    api.create(&PostParams::default(), &existing)
+        .await
+        .expect("created");
+    let options = SealOptions {
+        mode: Mode::Merge,
+        ..Default::default()
+    };
+    h.create(&seal(
+        &plain(
+            "argocd",
+            "argocd-secret",
+            &[("webhook.github.secret", "hmac-key")],
+        ),
+        &h.recipients(),
+        &options,
+    ))
+    .await;
+    let merged = wait_for("merged", || {
+        h.secret("argocd", "argocd-secret")
+            .filter(|s| data_of(s).contains_key("webhook.github.secret"))
+    })
+    .await;
+    let data = data_of(&merged);
+    assert_eq!(data["webhook.github.secret"], "hmac-key");
+    assert_eq!(data["server.secretkey"], "keep");
+    assert_eq!(data["admin.password"], "keep");
+    assert_eq!(
+        merged["metadata"]["labels"],
+        json!({"app.kubernetes.io/part-of": "argocd"})
+    );
+    assert_eq!(
+        merged["metadata"]["ownerReferences"][0]["uid"],
+        "other-owner"
+    );
+    assert_eq!(
+        merged["metadata"]["ownerReferences"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    h.wait_reason("argocd", "argocd-secret", "Unsealed").await;
+
+    h.create(&seal(
+        &plain("argocd", "absent", &[("k", "v")]),
+        &h.recipients(),
+        &options,
+    ))
+    .await;
+    h.wait_reason("argocd", "absent", "SecretMissing").await;
+    assert!(
+        h.secret("argocd", "absent").is_none(),
+        "Merge mode never creates the Secret"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_tampered_value_leaves_the_secret_exactly_as_it_was() {
+    use base64::Engine as _;
+    let h = Harness::start().await;
+    let r = h.recipients();
+    h.create(&seal(
+        &plain("apps", "db", &[("password", "good"), ("user", "u")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    let before = wait_for("secret", || h.secret("apps", "db")).await;
+    let api: Api<SealedSecret> = Api::namespaced(h.client.clone(), "apps");
+    let mut current = api.get("db").await.expect("get");
+    let value = current
+        .spec
+        .encrypted_data
+        .get("password")
+        .expect("value")
+        .clone();
+    let mut bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .expect("b64");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    current.spec.encrypted_data.insert(
+        "password".into(),
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    );
+    current.spec.encrypted_data.insert(
+        "user".into(),
+        seal(
+            &plain("apps", "db", &[("user", "changed")]),
+            &r,
+            &SealOptions::default(),
+        )
+        .spec
+        .encrypted_data["user"]
+            .clone(),
+    );
+    api.replace("db", &PostParams::default(), &current)
+        .await
+        .expect("replaced");
+    h.wait_reason("apps", "db", "DecryptFailed").await;
+    let after = h.secret("apps", "db").expect("still there");
+    assert_eq!(
+        after["data"], before["data"],
+        "nothing blanked, nothing half-applied"
+    );
+    assert_eq!(
+        after["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
+    let message = h.sealed("apps", "db").expect("stored")["status"]["conditions"][0]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
+    assert!(message.contains("spec.encryptedData.password"), "{message}");
+    assert!(
+        !message.contains("good") && !message.contains("changed"),
+        "{message}"
+    );
+    let warnings = h.double.with_store(|s| {
+        s.list(
+            &ResourceKind::new("events.k8s.io", "v1", "events"),
+            Some("apps"),
+            &apiserver_double_selector(""),
+            &apiserver_double_selector(""),
+        )
+    });
+    assert!(
+        warnings
+            .iter()
+            .any(|e| e["type"] == "Warning" && e["reason"] == "DecryptFailed"),
+        "{warnings:?}"
+    );
+    let metrics = h.ctx().metrics.render();
+    assert!(
+        metrics.contains("unseal_reconcile_errors_total{reason=\"DecryptFailed\"}"),
+        "{metrics}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_sealed_secret_copied_to_another_namespace_is_refused() {
+    let h = Harness::start().await;
+    let mut sealed = seal(
+        &plain("apps", "db", &[("password", "p")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    );
+    sealed.metadata.namespace = Some("attacker".into());
+    h.create(&sealed).await;
+    h.wait_reason("attacker", "db", "ScopeMismatch").await;
+    assert!(h.secret("attacker", "db").is_none());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn renewal_and_rotation_keep_old_values_opening() {
+    let mut settings = fast_settings("replica-a");
+    settings.renew_period = Some(Duration::from_secs(1));
+    let h = Harness::start_with(settings).await;
+    let first = h.recipients();
+    h.create(&seal(
+        &plain("apps", "old", &[("k", "v1")]),
+        &first,
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("secret", || h.secret("apps", "old")).await;
+    wait_for("renewed", || {
+        (h.ctx().keys.current().keys.len() >= 2).then_some(())
+    })
+    .await;
+    let renewed = h.recipients();
+    assert_ne!(renewed.to_strings(), first.to_strings());
+    // The recipients ConfigMap follows the active key.
+    wait_for("published", || {
+        h.double
+            .get(
+                &ResourceKind::config_maps(),
+                CONTROLLER_NS,
+                "unseal-recipients",
+            )
+            .filter(|cm| cm["data"]["active"] == renewed.to_strings()[0].as_str())
+    })
+    .await;
+    // Old values still open after the renewal: force a re-sync by editing the Secret.
+    let api = secrets(&h, "apps").await;
+    api.patch(
+        "old",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"data": {"k": "eA=="}})),
+    )
+    .await
+    .expect("edit");
+    wait_for("old value restored", || {
+        h.secret("apps", "old").filter(|s| data_of(s)["k"] == "v1")
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn rotate_and_import_are_picked_up_live() {
+    let h = Harness::start().await;
+    let keys: Api<Secret> = Api::namespaced(h.client.clone(), CONTROLLER_NS);
+    let before = h.recipients();
+    unseal::keys::secrets::create_next(&keys, CONTROLLER_NS)
+        .await
+        .expect("rotated");
+    wait_for("new active key", || {
+        (h.recipients().to_strings() != before.to_strings()).then_some(())
+    })
+    .await;
+    // A value sealed to a key the controller does not hold waits, then opens once imported.
+    let outside = age::x25519::Identity::generate();
+    let mut to = seal_core::Recipients::new();
+    to.insert(outside.to_public());
+    h.create(&seal(
+        &plain("apps", "byok", &[("k", "byok-value")]),
+        &to,
+        &SealOptions::default(),
+    ))
+    .await;
+    h.wait_reason("apps", "byok", "NoMatchingKey").await;
+    unseal::keys::secrets::import(&keys, CONTROLLER_NS, &outside, unseal::clock::now())
+        .await
+        .expect("imported");
+    wait_for("opened with the imported key", || {
+        h.secret("apps", "byok")
+            .filter(|s| data_of(s)["k"] == "byok-value")
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn two_replicas_elect_one_leader_and_make_one_key() {
+    let mut h = Harness::start().await;
+    h.add_controller(fast_settings("replica-b")).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let leaders: Vec<bool> = h.controllers.iter().map(|c| c.ctx.is_leader()).collect();
+    assert_eq!(leaders, [true, false]);
+    assert_eq!(h.key_count().await, 1);
+    // Both serve the recipients over HTTP.
+    for c in &h.controllers {
+        wait_for("b loads keys", || c.ctx.keys.is_loaded().then_some(())).await;
+    }
+    // The leader stops; the other takes over and reconciles.
+    let a = h.controllers.remove(0);
+    a.stop().await;
+    let b = h.controllers[0].ctx.clone();
+    wait_for("replica-b leads", || b.is_leader().then_some(())).await;
+    h.create(&seal(
+        &plain("apps", "after", &[("k", "v")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("b reconciles", || h.secret("apps", "after")).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn racing_renewals_make_one_key() {
+    let h = Harness::start().await;
+    let keys: Api<Secret> = Api::namespaced(h.client.clone(), CONTROLLER_NS);
+    let (a, b) = tokio::join!(
+        unseal::keys::secrets::create_next(&keys, CONTROLLER_NS),
+        unseal::keys::secrets::create_next(&keys, CONTROLLER_NS)
+    );
+    let outcomes = [a.expect("a"), b.expect("b")];
+    let made = outcomes
+        .iter()
+        .filter(|o| matches!(o, unseal::keys::secrets::Created::Made(_)))
+        .count();
+    assert_eq!(made, 1, "{outcomes:?}");
+    assert_eq!(h.key_count().await, 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn api_errors_and_dropped_watches_converge() {
+    let h = Harness::start().await;
+    let r = h.recipients();
+    h.double.inject(Fault::new("POST", "/secrets", 500, 2));
+    h.create(&seal(
+        &plain("apps", "flaky", &[("k", "v")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("created despite 500s", || h.secret("apps", "flaky")).await;
+    h.double
+        .inject(Fault::new("PUT", "/namespaces/apps/secrets/flaky", 409, 2));
+    let api = secrets(&h, "apps").await;
+    api.patch(
+        "flaky",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"data": {"k": "eA=="}})),
+    )
+    .await
+    .expect("edit");
+    wait_for("restored despite 409s", || {
+        h.secret("apps", "flaky").filter(|s| data_of(s)["k"] == "v")
+    })
+    .await;
+    h.double.drop_watches();
+    h.create(&seal(
+        &plain("apps", "after-drop", &[("k", "v")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("seen after dropped watches", || {
+        h.secret("apps", "after-drop")
+    })
+    .await;
+    h.double.expire_history();
+    h.create(&seal(
+        &plain("apps", "after-expiry", &[("k", "v")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    wait_for("seen after a relist", || h.secret("apps", "after-expiry")).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_steady_cluster_costs_no_writes() {
+    let mut settings = fast_settings("replica-a");
+    settings.resync_every = Duration::from_millis(100);
+    let h = Harness::start_with(settings).await;
+    let r = h.recipients();
+    for i in 0..5 {
+        h.create(&seal(
+            &plain("apps", &format!("s{i}"), &[("k", "v")]),
+            &r,
+            &SealOptions::default(),
+        ))
+        .await;
+    }
+    for i in 0..5 {
+        h.wait_reason("apps", &format!("s{i}"), "Unsealed").await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let steady = |w: std::collections::BTreeMap<String, usize>| {
+        w.into_iter()
+            .filter(|(k, _)| k != "leases" && k != "events")
+            .collect::<Vec<_>>()
+    };
+    let before = steady(h.double.writes());
+    let reconciles_before = h.ctx().metrics.render();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        steady(h.double.writes()),
+        before,
+        "writes happened in a steady state"
+    );
+    assert_ne!(
+        h.ctx().metrics.render(),
+        reconciles_before,
+        "re-syncs did run"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn cluster_scoped_values_open_in_any_namespace() {
+    let h = Harness::start().await;
+    let options = SealOptions {
+        scope: Scope::Cluster,
+        ..Default::default()
+    };
+    let mut sealed = seal(
+        &plain("apps", "regcred", &[(".dockerconfigjson", "{}")]),
+        &h.recipients(),
+        &options,
+    );
+    sealed.metadata.namespace = Some("team-b".into());
+    h.create(&sealed).await;
+    wait_for("secret in team-b", || h.secret("team-b", "regcred")).await;
+    h.stop().await;
+}
