@@ -175,7 +175,7 @@ pub enum FormatArg {
     Json,
 }
 
-/// Parses `0`, `90s`, `15m`, `720h`, `30d` (a bare number is seconds).
+/// Parses `0`, `250ms`, `90s`, `15m`, `720h`, `30d` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
@@ -184,13 +184,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("{text:?}: expected a number with s, m, h or d"))?;
+        .map_err(|_| format!("{text:?}: expected a number with ms, s, m, h or d"))?;
+    if unit == "ms" {
+        return Ok(Duration::from_millis(n));
+    }
     let seconds = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("{text:?}: unknown unit (use s, m, h or d)")),
+        _ => return Err(format!("{text:?}: unknown unit (use ms, s, m, h or d)")),
     };
     Ok(Duration::from_secs(n.saturating_mul(seconds)))
 }
@@ -212,6 +215,8 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert!(parse_duration("5w").is_err());
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("h").is_err());
     }
 }

@@ -404,7 +404,7 @@ async fn rotate_and_import_are_picked_up_live() {
     ))
     .await;
     h.wait_reason("apps", "byok", "NoMatchingKey").await;
-    unseal::keys::secrets::import(&keys, CONTROLLER_NS, &outside, unseal::clock::now())
+    unseal::keys::secrets::import(&keys, CONTROLLER_NS, &outside, unseal::clock::now(), None)
         .await
         .expect("imported");
     wait_for("opened with the imported key", || {
@@ -562,5 +562,48 @@ async fn cluster_scoped_values_open_in_any_namespace() {
     sealed.metadata.namespace = Some("team-b".into());
     h.create(&sealed).await;
     wait_for("secret in team-b", || h.secret("team-b", "regcred")).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_backup_recipient_gets_a_fresh_encrypted_backup_after_each_new_key() {
+    let offline = age::x25519::Identity::generate();
+    let mut to = seal_core::Recipients::new();
+    to.insert(offline.to_public());
+    let mut settings = fast_settings("replica-a");
+    settings.backup_to = Some(to);
+    let h = Harness::start_with(settings).await;
+    let backup = |h: &Harness| {
+        h.double.get(
+            &ResourceKind::config_maps(),
+            CONTROLLER_NS,
+            "unseal-keys-backup",
+        )
+    };
+    let covered = |h: &Harness| {
+        use base64::Engine as _;
+        let cm = backup(h)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(cm["binaryData"]["keys.age"].as_str()?)
+            .ok()?;
+        let mut ring = seal_core::KeyRing::new();
+        ring.insert(offline.clone());
+        let keys = unseal::keys::backup::read_import(&bytes, Some(&ring)).ok()?;
+        Some(keys.len())
+    };
+    wait_for("first backup", || covered(&h).filter(|n| *n == 1)).await;
+    let keys: Api<Secret> = Api::namespaced(h.client.clone(), CONTROLLER_NS);
+    unseal::keys::secrets::create_next(&keys, CONTROLLER_NS)
+        .await
+        .expect("rotated");
+    wait_for("backup covers both keys", || {
+        covered(&h).filter(|n| *n == 2)
+    })
+    .await;
+    let text = backup(&h).expect("backup").to_string();
+    assert!(
+        !text.contains("AGE-SECRET-KEY-1"),
+        "plaintext identity in the backup ConfigMap"
+    );
     h.stop().await;
 }

@@ -119,6 +119,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             &args.cluster.controller_namespace,
             &key.identity,
             created,
+            key.name.as_deref(),
         )
         .await?
         {

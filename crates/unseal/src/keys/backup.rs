@@ -39,6 +39,8 @@ pub struct ImportedKey {
     pub identity: x25519::Identity,
     /// `# created:` of the entry, if present.
     pub created: Option<Timestamp>,
+    /// `# name:` of the entry (the key Secret it was exported from), if present.
+    pub name: Option<String>,
 }
 
 /// The plaintext of a backup: each key as comments (name, created, public key) and its
@@ -92,10 +94,13 @@ pub fn read_import(bytes: &[u8], keys: Option<&KeyRing>) -> Result<Vec<ImportedK
     let text = std::str::from_utf8(&plaintext).map_err(|_| BackupError::BadLine(1))?;
     let mut found = Vec::new();
     let mut created = None;
+    let mut name = None;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if let Some(time) = line.strip_prefix("# created:") {
             created = time.trim().parse::<Timestamp>().ok();
+        } else if let Some(n) = line.strip_prefix("# name:") {
+            name = Some(n.trim().to_owned());
         } else if line.is_empty() || line.starts_with('#') {
             continue;
         } else if line.starts_with("AGE-SECRET-KEY-1") {
@@ -104,6 +109,7 @@ pub fn read_import(bytes: &[u8], keys: Option<&KeyRing>) -> Result<Vec<ImportedK
             found.push(ImportedKey {
                 identity,
                 created: created.take(),
+                name: name.take(),
             });
         } else {
             return Err(BackupError::BadLine(i + 1));
@@ -140,6 +146,7 @@ mod tests {
         let back = read_import(&sealed, Some(&ring)).expect("opens");
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].created, Some(created));
+        assert_eq!(back[0].name.as_deref(), Some("seal-key-0001"));
         assert_eq!(
             back[0].identity.to_public().to_string(),
             keys[0].identity.to_public().to_string()

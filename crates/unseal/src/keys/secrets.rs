@@ -165,25 +165,31 @@ pub async fn create_next(api: &Api<Secret>, namespace: &str) -> kube::Result<Cre
     }
 }
 
-/// Stores an identity brought from outside (a restored backup or your own key) under
-/// `seal-key-imported-…`, unless a key with its recipient is already held. Returns the
-/// name when a Secret was created.
+/// Stores an identity brought from outside (a restored backup or your own key), unless a
+/// key with its recipient is already held. A restored key keeps its former name when that
+/// name is free (so the generation order survives a restore); otherwise it is named
+/// `seal-key-imported-…`. Returns the name when a Secret was created.
 pub async fn import(
     api: &Api<Secret>,
     namespace: &str,
     identity: &x25519::Identity,
     created: Timestamp,
+    former_name: Option<&str>,
 ) -> kube::Result<Option<String>> {
     let recipient = identity.to_public().to_string();
-    let held = list(api)
-        .await?
+    let existing = list(api).await?;
+    let held = existing
         .iter()
         .any(|s| s.annotations().get(RECIPIENT_ANNOTATION) == Some(&recipient));
     if held {
         return Ok(None);
     }
+    let taken = |n: &str| existing.iter().any(|s| s.name_any() == n);
     let tail: String = recipient.chars().skip(4).take(12).collect();
-    let name = format!("{GENERATED_PREFIX}imported-{tail}");
+    let name = match former_name {
+        Some(n) if n.starts_with(GENERATED_PREFIX) && !taken(n) => n.to_owned(),
+        _ => format!("{GENERATED_PREFIX}imported-{tail}"),
+    };
     match api
         .create(
             &PostParams::default(),

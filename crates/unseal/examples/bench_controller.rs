@@ -1,0 +1,195 @@
+//! Controller benchmark against the API-server double:
+//!
+//! ```text
+//! cargo run --release -p unseal --example bench_controller -- [N]   # N defaults to 1000
+//! ```
+//!
+//! The double runs in this process; the controller runs in a child process (this same
+//! executable re-run with `BENCH_CONTROLLER_CHILD` set, calling the production
+//! `unseal::supervisor::run`), so its CPU time and memory are measured alone from /proc.
+//! Reports: idle RSS with no SealedSecrets, time and objects per second to sync N new
+//! SealedSecrets, CPU per reconcile, peak RSS, RSS once synced, and the writes made in a
+//! following steady period (should be zero).
+
+use std::time::{Duration, Instant};
+
+use apiserver_double::{ApiServerDouble, LabelSelector, ResourceKind};
+use seal_core::convert::{self, SealOptions};
+use seal_core::{PlainSecret, Recipients, SecretBytes};
+
+const NS: &str = "seal-system";
+
+fn main() -> anyhow::Result<()> {
+    if let Ok(kubeconfig) = std::env::var("BENCH_CONTROLLER_CHILD") {
+        return child(&kubeconfig);
+    }
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    tokio::runtime::Runtime::new()?.block_on(parent(n))
+}
+
+/// The controller, as `unseal run` would start it.
+fn child(kubeconfig: &str) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let config = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(kubeconfig)?,
+            &Default::default(),
+        )
+        .await?;
+        let client = kube::Client::try_from(config)?;
+        let mut settings = unseal::context::Settings::new(NS, "bench");
+        settings.lease_renew_every = Duration::from_millis(200);
+        settings.resync_every = Duration::from_secs(3600);
+        let ctx = unseal::context::Context::new(client, settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        unseal::supervisor::run(ctx, listener, stopped).await
+    })
+}
+
+struct Proc(u32);
+
+impl Proc {
+    fn status(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.0))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with(field))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+
+    /// User + system CPU seconds.
+    fn cpu(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks: f64 = fields
+            .get(11..13)
+            .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+            .unwrap_or(0.0);
+        ticks / 100.0
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+async fn parent(n: usize) -> anyhow::Result<()> {
+    let double = ApiServerDouble::start().await?;
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, double.kubeconfig("default"))?;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .env("BENCH_CONTROLLER_CHILD", &kubeconfig)
+        .env("UNSEAL_LOG", "warn")
+        .spawn()?;
+    let proc = Proc(child.id());
+    let secrets = ResourceKind::secrets();
+    let everything = LabelSelector::parse("").map_err(anyhow::Error::msg)?;
+    let key_selector =
+        LabelSelector::parse(unseal::keys::secrets::KEY_SELECTOR).map_err(anyhow::Error::msg)?;
+    // Wait for the controller to make its key, then read the recipient it publishes.
+    let recipient = loop {
+        if let Some(cm) = double.get(&ResourceKind::config_maps(), NS, "unseal-recipients") {
+            break cm["data"]["active"].as_str().unwrap_or_default().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let keys = double.with_store(|s| s.list(&secrets, Some(NS), &key_selector, &everything).len());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_empty = proc.status("VmRSS:");
+    let mut to = Recipients::new();
+    to.add_arg("bench", &recipient)?;
+    let sealed_kind = ResourceKind::new("seal.dev", "v1alpha1", "sealedsecrets");
+    let mut objects = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut p = PlainSecret {
+            name: format!("s{i:05}"),
+            namespace: Some(format!("team-{}", i % 10)),
+            ..Default::default()
+        };
+        for k in 0..5 {
+            p.data.insert(
+                format!("key{k}"),
+                SecretBytes::copy_from(format!("value-{i}-{k}-0123456789abcdef").as_bytes()),
+            );
+        }
+        objects.push(serde_json::to_value(convert::seal_secret(
+            &p,
+            &to,
+            &SealOptions::default(),
+        )?)?);
+    }
+    let cpu_before = proc.cpu();
+    let started = Instant::now();
+    double.with_store(|s| {
+        for (i, obj) in objects.into_iter().enumerate() {
+            let _ = s.create(&sealed_kind, &format!("team-{}", i % 10), obj);
+        }
+    });
+    let owned =
+        LabelSelector::parse(unseal::secret_sync::MANAGED_SELECTOR).map_err(anyhow::Error::msg)?;
+    loop {
+        let synced = double.with_store(|s| s.list(&secrets, None, &owned, &everything).len());
+        if synced >= n {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("only {synced} of {n} synced after 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    // Status writes trail the Secret writes; let them land before measuring the steady state.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cpu = proc.cpu() - cpu_before;
+    let peak = proc.status("VmHWM:");
+    let writes_before: Vec<_> = double
+        .writes()
+        .into_iter()
+        .filter(|(k, _)| k != "leases" && k != "events")
+        .collect();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let writes_after: Vec<_> = double
+        .writes()
+        .into_iter()
+        .filter(|(k, _)| k != "leases" && k != "events")
+        .collect();
+    let idle_synced = proc.status("VmRSS:");
+    let _ = child.kill();
+    let _ = child.wait();
+    println!(
+        "controller benchmark: {n} SealedSecrets x 5 keys, {keys} key, 2 cores, API-server double on loopback"
+    );
+    println!(
+        "  initial sync:        {:.2} s, {:.0} objects/s",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  CPU per reconcile:   {:.3} ms (incl. status write; {:.2} CPU-s total)",
+        cpu * 1000.0 / n as f64,
+        cpu
+    );
+    println!("  RSS idle, empty:     {:.1} MiB", mib(idle_empty));
+    println!("  RSS idle, synced:    {:.1} MiB", mib(idle_synced));
+    println!("  RSS peak:            {:.1} MiB", mib(peak));
+    println!(
+        "  writes in 5 s steady state: {}",
+        if writes_after == writes_before {
+            "0".to_owned()
+        } else {
+            format!("{writes_before:?} -> {writes_after:?}")
+        }
+    );
+    Ok(())
+}

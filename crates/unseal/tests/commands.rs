@@ -1,0 +1,310 @@
+//! The `unseal` binary's cluster commands against the API-server double through a
+//! kubeconfig file: `run` (environment variables, readiness, SIGTERM), `rotate`,
+//! `keys list|export|import`, and `crd` (kept in sync with deploy/crd.yaml).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use apiserver_double::ApiServerDouble;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use seal_core::convert::SealOptions;
+use support::*;
+
+const UNSEAL: &str = env!("CARGO_BIN_EXE_unseal");
+
+fn kubeconfig(double: &ApiServerDouble, dir: &Path) -> String {
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, double.kubeconfig("default")).expect("kubeconfig written");
+    path.display().to_string()
+}
+
+/// Runs the binary on a blocking thread, so the double (on this test's runtime) can answer.
+async fn unseal(kubeconfig: &str, args: &[&str]) -> std::process::Output {
+    let kubeconfig = kubeconfig.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(UNSEAL)
+            .args(&args)
+            .env("KUBECONFIG", &kubeconfig)
+            .env("UNSEAL_CONTROLLER_NAMESPACE", CONTROLLER_NS)
+            .output()
+            .expect("unseal runs")
+    })
+    .await
+    .expect("joined")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test]
+async fn run_serves_reconciles_and_exits_cleanly_on_sigterm() {
+    let double = ApiServerDouble::start().await.expect("double");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = kubeconfig(&double, dir.path());
+    let port = free_port();
+    let log = dir.path().join("unseal.log");
+    let mut child = Command::new(UNSEAL)
+        .arg("run")
+        .env("KUBECONFIG", &config)
+        .env("UNSEAL_CONTROLLER_NAMESPACE", CONTROLLER_NS)
+        .env("UNSEAL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("UNSEAL_LEASE_RENEW_PERIOD", "100ms")
+        .env("UNSEAL_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+            && http(&base, "GET", "/readyz", b"").await.0 == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        ready,
+        "not ready: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let (_, body) = http(&base, "GET", "/v1/recipients?format=text", b"").await;
+    let mut recipients = seal_core::Recipients::new();
+    recipients.add_file("response", &body).expect("recipients");
+    let client = client_for(&double);
+    let sealed = seal(
+        &plain("apps", "db", &[("password", "never-logged-value")]),
+        &recipients,
+        &SealOptions::default(),
+    );
+    Api::<seal_core::SealedSecret>::namespaced(client, "apps")
+        .create(&Default::default(), &sealed)
+        .await
+        .expect("created");
+    wait_for("secret", || {
+        double.get(&apiserver_double::ResourceKind::secrets(), "apps", "db")
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut exit = None;
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            exit = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exit = exit.expect("exits after SIGTERM");
+    assert_eq!(exit.code(), Some(0));
+    let logs = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logs.lines().all(|l| l.starts_with('{')),
+        "JSON logs expected:\n{logs}"
+    );
+    assert!(logs.contains("termination signal received"), "{logs}");
+    assert!(!logs.contains("never-logged-value"));
+    // The Lease was released for a fast failover.
+    let lease = double
+        .get(
+            &apiserver_double::ResourceKind::new("coordination.k8s.io", "v1", "leases"),
+            CONTROLLER_NS,
+            "unseal-leader",
+        )
+        .expect("lease");
+    assert!(lease["spec"]["holderIdentity"].is_null(), "{lease}");
+}
+
+#[tokio::test]
+async fn rotate_list_export_and_import() {
+    let h = Harness::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = kubeconfig(&h.double, dir.path());
+    let r = h.recipients();
+    h.create(&seal(
+        &plain("apps", "one", &[("k", "v")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    let out = unseal(&config, &["rotate"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created sealing key seal-key-0002"));
+    let out = unseal(&config, &["keys", "list"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let old = listing
+        .lines()
+        .find(|l| l.starts_with("seal-key-0001"))
+        .expect("old key row");
+    assert!(
+        old.contains(" no ") && old.trim_end().ends_with(" 1"),
+        "{listing}"
+    );
+    let new = listing
+        .lines()
+        .find(|l| l.starts_with("seal-key-0002"))
+        .expect("new key row");
+    assert!(
+        new.contains(" yes ") && new.trim_end().ends_with(" 0"),
+        "{listing}"
+    );
+
+    // Export to an offline key, wipe the cluster's keys, import the backup back.
+    let offline = age::x25519::Identity::generate();
+    let offline_file = dir.path().join("offline.txt");
+    use age::secrecy::ExposeSecret;
+    std::fs::write(
+        &offline_file,
+        format!("{}\n", offline.to_string().expose_secret()),
+    )
+    .expect("written");
+    let backup = dir.path().join("keys.age");
+    let backup_s = backup.display().to_string();
+    let out = unseal(
+        &config,
+        &[
+            "keys",
+            "export",
+            "--to",
+            &offline.to_public().to_string(),
+            "-o",
+            &backup_s,
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&backup).expect("backup");
+    assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
+    assert!(!String::from_utf8_lossy(&bytes).contains("AGE-SECRET-KEY-1"));
+    let again = unseal(
+        &config,
+        &[
+            "keys",
+            "export",
+            "--to",
+            &offline.to_public().to_string(),
+            "-o",
+            &backup_s,
+        ],
+    )
+    .await;
+    assert!(!again.status.success(), "export must not overwrite");
+
+    let second = tempfile::tempdir().expect("tempdir");
+    let fresh = ApiServerDouble::start().await.expect("double");
+    let fresh_config = kubeconfig(&fresh, second.path());
+    let out = unseal(&fresh_config, &["keys", "import", &backup_s]).await;
+    assert!(!out.status.success(), "an encrypted backup needs -i");
+    let out = unseal(
+        &fresh_config,
+        &[
+            "keys",
+            "import",
+            &backup_s,
+            "-i",
+            &offline_file.display().to_string(),
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("imported"))
+            .count(),
+        2
+    );
+    let keys: Api<Secret> = Api::namespaced(client_for(&fresh), CONTROLLER_NS);
+    let restored = unseal::keys::secrets::list(&keys).await.expect("list");
+    let (set, bad) = unseal::keys::KeySet::from_secrets(&restored);
+    assert!(bad.is_empty());
+    assert_eq!(set.keys.len(), 2);
+    assert_eq!(
+        set.active().map(|k| k.recipient.clone()),
+        h.ctx().keys.current().active().map(|k| k.recipient.clone()),
+        "creation times survive the backup, so the same key is active"
+    );
+    let out = unseal(
+        &fresh_config,
+        &[
+            "keys",
+            "import",
+            &backup_s,
+            "-i",
+            &offline_file.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("already held"))
+            .count(),
+        2
+    );
+    h.stop().await;
+}
+
+#[test]
+fn the_committed_crd_matches_the_rust_types() {
+    let out = Command::new(UNSEAL).arg("crd").output().expect("runs");
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crd.yaml"),
+    )
+    .expect("deploy/crd.yaml");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed,
+        "deploy/crd.yaml is stale: run `cargo run -q -p unseal -- crd > deploy/crd.yaml`"
+    );
+}
+
+#[test]
+fn no_cluster_is_one_clear_line() {
+    let out = Command::new(UNSEAL)
+        .args(["keys", "list", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/kubeconfig: cannot read kubeconfig"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,130 @@
+//! The controller's HTTP API against the API-server double: recipients, verify,
+//! reencrypt, health, metrics, the body cap and the rate limit.
+
+mod support;
+
+use seal_core::convert::{self, SealOptions};
+use seal_core::documents::{self, Format};
+use support::*;
+
+fn yaml(sealed: &seal_core::SealedSecret) -> String {
+    documents::render(&[sealed.clone()], Format::Yaml)
+        .expect("renders")
+        .to_string()
+}
+
+#[tokio::test]
+async fn recipients_health_and_metrics() {
+    let h = Harness::start().await;
+    let base = &h.controllers[0].http;
+    let (status, body) = http(base, "GET", "/v1/recipients", b"").await;
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let active = h.recipients().to_strings()[0].clone();
+    assert_eq!(json["active"], active.as_str());
+    assert_eq!(json["keys"][0]["active"], true);
+    let (status, text) = http(base, "GET", "/v1/recipients?format=text", b"").await;
+    assert_eq!(status, 200);
+    let mut parsed = seal_core::Recipients::new();
+    parsed
+        .add_file("response", &text)
+        .expect("a recipients file");
+    assert_eq!(parsed.to_strings(), [active]);
+    assert_eq!(http(base, "GET", "/healthz", b"").await.0, 200);
+    assert_eq!(http(base, "GET", "/readyz", b"").await.0, 200);
+    let (status, metrics) = http(base, "GET", "/metrics", b"").await;
+    assert_eq!(status, 200);
+    for name in [
+        "unseal_keys 1",
+        "unseal_leader 1",
+        "unseal_build_info",
+        "unseal_active_key_age_seconds",
+        "unseal_reconcile_duration_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn verify_says_whether_it_opens_without_plaintext() {
+    let h = Harness::start().await;
+    let base = &h.controllers[0].http;
+    let good = seal(
+        &plain("apps", "db", &[("password", "p4ss-value")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    );
+    let (status, body) = http(base, "POST", "/v1/verify", yaml(&good).as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("p4ss-value"));
+    let mut moved = good.clone();
+    moved.metadata.namespace = Some("elsewhere".into());
+    let (status, body) = http(base, "POST", "/v1/verify", yaml(&moved).as_bytes()).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("\"reason\":\"ScopeMismatch\""), "{body}");
+    let (status, body) = http(base, "POST", "/v1/verify", b"kind: [unclosed").await;
+    assert_eq!(status, 400, "{body}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn reencrypt_moves_values_to_the_active_key_and_keeps_other_recipients() {
+    let h = Harness::start().await;
+    let base = h.controllers[0].http.clone();
+    let breakglass = age::x25519::Identity::generate();
+    let mut to = h.recipients();
+    to.insert(breakglass.to_public());
+    let old = seal(
+        &plain("apps", "db", &[("password", "keep-me")]),
+        &to,
+        &SealOptions::default(),
+    );
+    let keys: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(h.client.clone(), CONTROLLER_NS);
+    unseal::keys::secrets::create_next(&keys, CONTROLLER_NS)
+        .await
+        .expect("rotated");
+    wait_for("rotation seen", || {
+        (h.ctx().keys.current().keys.len() == 2).then_some(())
+    })
+    .await;
+    let active = h.recipients().to_strings()[0].clone();
+    let (status, body) = http(&base, "POST", "/v1/reencrypt", yaml(&old).as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("keep-me"));
+    let doc = documents::parse("response", &body).expect("yaml").remove(0);
+    let resealed = convert::sealed_secret_from_value(doc.value).expect("sealed secret");
+    let mut expected = vec![active, breakglass.to_public().to_string()];
+    expected.sort();
+    assert_eq!(resealed.spec.recipients, expected);
+    let mut only_breakglass = seal_core::KeyRing::new();
+    only_breakglass.insert(breakglass);
+    let opened =
+        convert::open_sealed_secret(&resealed, &only_breakglass).expect("break-glass still opens");
+    assert_eq!(opened.data["password"].expose(), b"keep-me");
+    let opened = convert::open_sealed_secret(&resealed, &h.key_ring()).expect("cluster opens");
+    assert_eq!(opened.data["password"].expose(), b"keep-me");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_are_capped_and_calls_rate_limited() {
+    let h = Harness::start().await;
+    let base = &h.controllers[0].http;
+    let huge = vec![b'a'; unseal::http::MAX_BODY + 1];
+    let (status, _) = http(base, "POST", "/v1/verify", &huge).await;
+    assert_eq!(status, 413);
+    let body = yaml(&seal(
+        &plain("apps", "db", &[("k", "v")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ));
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(http(base, "POST", "/v1/verify", body.as_bytes()).await.0);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+    h.stop().await;
+}
