@@ -8,7 +8,7 @@ use seal_core::documents::{self, Format};
 use support::*;
 
 fn yaml(sealed: &seal_core::SealedSecret) -> String {
-    documents::render(&[sealed.clone()], Format::Yaml)
+    documents::render(std::slice::from_ref(sealed), Format::Yaml)
         .expect("renders")
         .to_string()
 }
