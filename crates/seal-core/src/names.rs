@@ -43,6 +43,22 @@ pub fn check_object_name(name: &str) -> Result<(), NameProblem> {
     Ok(())
 }
 
+/// A host name as an Ingress or a Gateway route takes it: a DNS-1123 subdomain with at
+/// least two labels, not an IP address.
+pub fn check_hostname(host: &str) -> Result<(), NameProblem> {
+    let problem = "expected a DNS name such as argocd.example.com (lowercase, no scheme, no port)";
+    if check_object_name(host).is_err() || !host.contains('.') {
+        return Err(problem);
+    }
+    if host
+        .split('.')
+        .all(|label| label.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(problem);
+    }
+    Ok(())
+}
+
 /// A namespace name (DNS-1123 label).
 pub fn check_namespace(namespace: &str) -> Result<(), NameProblem> {
     if namespace.is_empty() {
@@ -116,6 +132,22 @@ mod tests {
         }
         for bad in ["", "Reg", "-a", "a-", "a..b", "a b", "a_b", &"a".repeat(64)] {
             assert!(check_object_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hostnames() {
+        assert_eq!(check_hostname("argocd.example.com"), Ok(()));
+        for bad in [
+            "https://a.b",
+            "argocd",
+            "a.b:443",
+            "10.0.0.1",
+            "Argo.example.com",
+            "*.example.com",
+            "",
+        ] {
+            assert!(check_hostname(bad).is_err(), "{bad}");
         }
     }
 

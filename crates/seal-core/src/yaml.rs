@@ -24,11 +24,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<serde_json::Value>, SyntaxError
     })
 }
 
-/// Serializes one document as block-style YAML, ending in a newline. Long strings stay
-/// plain scalars on one line (no folded `>` blocks), as kubectl writes them: base64
-/// ciphertexts then read the same with every YAML parser and diff line by line.
+/// Serializes one document as block-style YAML, ending in a newline. Long one-line
+/// strings stay plain scalars on one line (never folded `>` blocks, whose line breaks
+/// would read back as spaces), as kubectl writes them, so base64 ciphertexts diff line by
+/// line; strings with newlines become literal `|` blocks.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
-    let options = serde_saphyr::ser_options! { prefer_block_scalars: false };
+    let options =
+        serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX, min_fold_chars: usize::MAX };
     let mut out =
         serde_saphyr::to_string_with_options(value, options).map_err(|e| e.to_string())?;
     if !out.ends_with('\n') {

@@ -37,6 +37,12 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Show what SealedSecrets hold without opening them.
     Inspect(InspectArgs),
+    /// Print the argocd-server Ingress (or Gateway API routes) with cert-manager TLS.
+    Ingress(IngressArgs),
+    /// Make a Git-host webhook secret for Argo CD, sealed into argocd-secret.
+    Webhook(WebhookArgs),
+    /// Print the Argo CD health check for SealedSecrets (the argocd-cm snippet).
+    ArgocdHealth,
 }
 
 /// Sealing Secret manifests.
@@ -161,6 +167,103 @@ pub struct InspectArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     pub format: InspectFormat,
+}
+
+/// `seal ingress`.
+#[derive(Debug, Args)]
+pub struct IngressArgs {
+    /// The Argo CD host name, e.g. argocd.example.com.
+    #[arg(long)]
+    pub host: String,
+    /// Argo CD's namespace.
+    #[arg(short = 'n', long, default_value = "argocd")]
+    pub namespace: String,
+    /// The IngressClass (spec.ingressClassName).
+    #[arg(long, default_value = "nginx")]
+    pub class: String,
+    /// The cert-manager ClusterIssuer to use.
+    #[arg(long, conflicts_with = "issuer")]
+    pub cluster_issuer: Option<String>,
+    /// The cert-manager Issuer (namespaced) to use.
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// How TLS is handled.
+    #[arg(long, value_enum, default_value = "passthrough")]
+    pub mode: IngressMode,
+    /// The gRPC host for the CLI (terminate and gateway modes) [default: grpc.<host>].
+    #[arg(long)]
+    pub grpc_host: Option<String>,
+    /// The Gateway the routes attach to (gateway mode).
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// The Gateway's namespace [default: --namespace].
+    #[arg(long)]
+    pub gateway_namespace: Option<String>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `--mode` of `seal ingress`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum IngressMode {
+    /// One Ingress; TLS passed through to argocd-server (needs --enable-ssl-passthrough).
+    Passthrough,
+    /// TLS ends at the ingress: an HTTP Ingress and a gRPC Ingress on grpc.<host>.
+    Terminate,
+    /// Gateway API: HTTPRoute and GRPCRoute for an existing Gateway.
+    Gateway,
+}
+
+/// `seal webhook`.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// The Git host.
+    #[arg(long, value_enum)]
+    pub provider: GitProvider,
+    /// Argo CD's public URL, e.g. https://argocd.example.com.
+    #[arg(long)]
+    pub argocd_url: String,
+    /// Argo CD's namespace.
+    #[arg(short = 'n', long, default_value = "argocd")]
+    pub namespace: String,
+    /// The Secret Argo CD reads webhook secrets from.
+    #[arg(long, default_value = "argocd-secret")]
+    pub secret_name: String,
+    /// Take the secret from standard input (one trailing newline dropped) instead of
+    /// generating one.
+    #[arg(long)]
+    pub secret_stdin: bool,
+    /// Azure DevOps basic-auth user name.
+    #[arg(long, default_value = "argocd")]
+    pub username: String,
+    /// Write the Git host's create-hook API body (GitHub, GitLab) to PATH (0600, never
+    /// overwrites), or `-` for standard output. It carries the secret: keep it out of Git.
+    #[arg(long, value_name = "PATH")]
+    pub hook_body: Option<PathBuf>,
+    /// Where to seal to.
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Git hosts Argo CD takes webhooks from.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GitProvider {
+    /// GitHub (HMAC secret).
+    Github,
+    /// GitLab (token).
+    Gitlab,
+    /// Bitbucket Cloud (webhook UUID).
+    Bitbucket,
+    /// Bitbucket Server / Data Center (HMAC secret).
+    Bitbucketserver,
+    /// Gogs (HMAC secret).
+    Gogs,
+    /// Azure DevOps (basic auth).
+    Azuredevops,
 }
 
 /// `--scope` values.

@@ -1,10 +1,13 @@
 //! One module per subcommand, and the helpers they share.
 
+pub mod argocd_health;
+pub mod ingress;
 pub mod inspect;
 pub mod keygen;
 pub mod raw;
 pub mod regcred;
 pub mod seal;
+pub mod webhook;
 
 use std::io::IsTerminal;
 
@@ -23,6 +26,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Regcred(args)) => regcred::run(args),
         Some(Command::Keygen(args)) => keygen::run(args),
         Some(Command::Inspect(args)) => inspect::run(args),
+        Some(Command::Ingress(args)) => ingress::run(args),
+        Some(Command::Webhook(args)) => webhook::run(args),
+        Some(Command::ArgocdHealth) => argocd_health::run(),
     }
 }
 
