@@ -65,18 +65,75 @@ pub fn binary(name: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("target/<profile>/deps/<test>");
     let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is not built; run the tests with `cargo test --workspace`",
+                path.display()
+            )
+        });
+    // The sources each binary is built from (seal and kubectl-seal share theirs).
+    let own = if name == "unseal" {
+        "crates/unseal/src"
+    } else {
+        "crates/seal/src"
+    };
+    let newest_source = ["crates/seal-core/src", own]
+        .iter()
+        .map(|dir| newest_change(&repo_root().join(dir)))
+        .max()
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
     assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo test --workspace`",
+        newest_source <= built,
+        "{} is older than the sources: `cargo test -p seal-e2e` alone does not rebuild it; run `cargo test --workspace`",
         path.display()
     );
     path
 }
 
-/// Runs a binary with arguments in `dir`, feeding `stdin` (empty when `None`).
+/// The latest modification time of the Rust sources under `dir`.
+fn newest_change(dir: &Path) -> std::time::SystemTime {
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return newest;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            newest = newest.max(newest_change(&path));
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && let Ok(modified) = entry.metadata().and_then(|m| m.modified())
+        {
+            newest = newest.max(modified);
+        }
+    }
+    newest
+}
+
+/// Runs a binary with arguments in `dir`, feeding `stdin` (empty when `None`). No cluster
+/// is reachable: KUBECONFIG points at a file that does not exist.
 pub fn run_in(dir: &Path, name: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_with_env(
+        dir,
+        name,
+        args,
+        stdin,
+        &[("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig")],
+    )
+}
+
+/// Like [`run_in`], with extra environment variables.
+pub fn run_with_env(
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(&str, &str)],
+) -> Run {
     let mut child = Command::new(binary(name))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

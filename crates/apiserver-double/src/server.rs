@@ -28,6 +28,8 @@ struct Shared {
     drop_watches: watch::Sender<u64>,
     /// Watches from a resource version below this get 410 Gone.
     oldest_rv: Mutex<u64>,
+    /// Service proxy backends: (namespace, "name:port") → base URL.
+    services: Mutex<BTreeMap<(String, String), String>>,
 }
 
 impl Shared {
@@ -58,6 +60,7 @@ impl ApiServerDouble {
             requests: Mutex::new(Vec::new()),
             drop_watches: watch::channel(0).0,
             oldest_rv: Mutex::new(0),
+            services: Mutex::new(BTreeMap::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -125,6 +128,19 @@ impl ApiServerDouble {
         self.drop_watches();
     }
 
+    /// Serves `…/namespaces/NS/services/NAME:PORT/proxy/…` by forwarding to `base`
+    /// (`http://127.0.0.1:PORT`), as the API server's service proxy does.
+    pub fn register_service(&self, namespace: &str, name_and_port: &str, base: &str) {
+        self.shared
+            .services
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                (namespace.to_owned(), name_and_port.to_owned()),
+                base.to_owned(),
+            );
+    }
+
     /// Successful writes so far, per resource plural.
     pub fn writes(&self) -> BTreeMap<String, usize> {
         self.with_store(|s| s.writes())
@@ -186,6 +202,35 @@ async fn handle(
             _ => "InternalError",
         };
         return error(&ApiError::new(status, reason, "injected fault"));
+    }
+    if let Some((namespace, service, rest)) = proxy_target(&path) {
+        let backend = shared
+            .services
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(namespace.clone(), service.clone()))
+            .cloned();
+        let Some(base) = backend else {
+            return error(&ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("no endpoints available for service \"{service}\""),
+            ));
+        };
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        return forward(
+            &base,
+            method.as_str(),
+            &format!("/{rest}{query}"),
+            &content_type,
+            &body,
+        )
+        .await;
     }
     let Some(target) = path::parse(&path) else {
         return error(&ApiError::new(404, "NotFound", format!("no route {path}")));
@@ -260,6 +305,102 @@ async fn handle(
         Ok(value) => json_response(if method == Method::POST { 201 } else { 200 }, &value),
         Err(e) => error(&e),
     }
+}
+
+/// `/api/v1/namespaces/NS/services/NAME:PORT/proxy/REST` → (NS, NAME:PORT, REST).
+fn proxy_target(path: &str) -> Option<(String, String, String)> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (namespace, rest) = rest.split_once("/services/")?;
+    let (service, rest) = rest.split_once("/proxy")?;
+    Some((
+        namespace.to_owned(),
+        service.to_owned(),
+        rest.trim_start_matches('/').to_owned(),
+    ))
+}
+
+/// Forwards one request over plain HTTP/1.1 and relays status, content type and body.
+async fn forward(
+    base: &str,
+    method: &str,
+    path_and_query: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Response {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let Ok(mut stream) = tokio::net::TcpStream::connect(host).await else {
+        return error(&ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "error trying to reach service: connection refused",
+        ));
+    };
+    let head = format!(
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut raw = Vec::new();
+    let sent = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body).await?;
+        stream.read_to_end(&mut raw).await
+    }
+    .await;
+    if sent.is_err() {
+        return error(&ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "error trying to reach service",
+        ));
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let Some((head, payload)) = text.split_once("\r\n\r\n") else {
+        return error(&ApiError::new(
+            502,
+            "BadGateway",
+            "malformed response from service",
+        ));
+    };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(502);
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let upstream_type = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "text/plain".to_owned());
+    let payload = if chunked {
+        dechunk(payload)
+    } else {
+        payload.to_owned()
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, [(header::CONTENT_TYPE, upstream_type)], payload).into_response()
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 /// Decides what a watcher with these selectors sees of a change: the change itself, an

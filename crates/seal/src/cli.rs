@@ -43,6 +43,34 @@ pub enum Command {
     Webhook(WebhookArgs),
     /// Print the Argo CD health check for SealedSecrets (the argocd-cm snippet).
     ArgocdHealth,
+    /// Fetch the controller's recipients for offline sealing.
+    FetchRecipients(FetchArgs),
+    /// Ask the controller whether SealedSecrets open there (no plaintext comes back).
+    Verify(OnlineFilesArgs),
+    /// Re-seal SealedSecret files to the controller's active key, in place.
+    Reencrypt(OnlineFilesArgs),
+}
+
+/// `seal fetch-recipients`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Write them to PATH atomically instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `seal verify` and `seal reencrypt`.
+#[derive(Debug, Args)]
+pub struct OnlineFilesArgs {
+    /// SealedSecret files.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Sealing Secret manifests.
@@ -72,8 +100,25 @@ pub struct SealArgs {
     pub output: OutputArgs,
 }
 
-/// Recipients to seal to (at least one is required).
-#[derive(Debug, Args, Default, Clone)]
+/// Reaching the cluster (only used to fetch recipients or call the controller).
+#[derive(Debug, Args, Clone)]
+pub struct ClusterArgs {
+    /// The kubeconfig file [default: $KUBECONFIG or ~/.kube/config].
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: the current one].
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The namespace of the seal controller.
+    #[arg(long, env = "SEAL_CONTROLLER_NAMESPACE", default_value = "seal-system")]
+    pub controller_namespace: String,
+    /// The seal controller's Service name.
+    #[arg(long, env = "SEAL_CONTROLLER_NAME", default_value = "unseal")]
+    pub controller_name: String,
+}
+
+/// Recipients to seal to. With none given, the cluster's controller is asked.
+#[derive(Debug, Args, Clone)]
 pub struct RecipientArgs {
     /// An age recipient (public key) to seal to; repeat for several clusters or a
     /// break-glass key.
@@ -82,6 +127,9 @@ pub struct RecipientArgs {
     /// A file of age recipients, one per line (`#` comments); repeatable.
     #[arg(short = 'R', long = "recipients-file", value_name = "PATH")]
     pub recipients_file: Vec<String>,
+    /// Where the controller is, when no recipient is given.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Where output goes and in which form.

@@ -1,8 +1,10 @@
 //! The `seal` command line: a thin [`run`] over one module per subcommand.
 //!
-//! Exit codes: 0 success, 1 bad input or I/O error, 2 usage error (from clap).
+//! Exit codes: 0 success, 1 bad input, I/O or cluster error, 2 usage error (from clap),
+//! 3 `seal verify`: a SealedSecret does not open in the cluster.
 
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod output;
 
@@ -17,7 +19,15 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("seal: error: {}", one_line(&error));
-            ExitCode::from(1)
+            let code = if error
+                .downcast_ref::<commands::online::NotOpened>()
+                .is_some()
+            {
+                3
+            } else {
+                1
+            };
+            ExitCode::from(code)
         }
     }
 }

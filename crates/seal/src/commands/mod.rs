@@ -4,6 +4,7 @@ pub mod argocd_health;
 pub mod ingress;
 pub mod inspect;
 pub mod keygen;
+pub mod online;
 pub mod raw;
 pub mod regcred;
 pub mod seal;
@@ -11,12 +12,12 @@ pub mod webhook;
 
 use std::io::IsTerminal;
 
-use anyhow::bail;
 use seal_core::Recipients;
 use seal_core::documents::{self, Document};
 use seal_core::files;
 
 use crate::cli::{Cli, Command, RecipientArgs};
+use crate::cluster;
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -29,14 +30,24 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Ingress(args)) => ingress::run(args),
         Some(Command::Webhook(args)) => webhook::run(args),
         Some(Command::ArgocdHealth) => argocd_health::run(),
+        Some(Command::FetchRecipients(args)) => online::fetch(args),
+        Some(Command::Verify(args)) => online::verify(args),
+        Some(Command::Reencrypt(args)) => online::reencrypt(args),
     }
 }
 
-/// The recipients from `-r` and `-R`; none at all is an error.
+/// The recipients from `-r` and `-R`; with none given, the ones the cluster's controller
+/// publishes.
 pub fn load_recipients(args: &RecipientArgs) -> anyhow::Result<Recipients> {
-    let recipients = load_recipients_if_any(args)?;
+    let mut recipients = load_recipients_if_any(args)?;
     if recipients.is_empty() {
-        bail!("no recipients: give -r age1… or -R FILE (e.g. -R keys-example/recipients.txt)");
+        let text = cluster::block_on(async {
+            cluster::Cluster::connect(&args.cluster)
+                .await?
+                .recipients_text()
+                .await
+        })?;
+        recipients.add_file("controller recipients", &text)?;
     }
     Ok(recipients)
 }

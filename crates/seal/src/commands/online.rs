@@ -1,0 +1,115 @@
+//! The commands that ask the cluster's controller: `fetch-recipients`, `verify` and
+//! `reencrypt`. Plaintext never reaches this side.
+
+use std::path::Path;
+
+use anyhow::bail;
+use seal_core::documents::{self, Format};
+use seal_core::{convert, files};
+
+use crate::cli::{FetchArgs, OnlineFilesArgs};
+use crate::cluster::{self, Cluster};
+use crate::output;
+
+/// Some SealedSecrets do not open in the cluster (exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotOpened(pub String);
+
+/// Prints or writes the controller's recipients file.
+pub fn fetch(args: FetchArgs) -> anyhow::Result<()> {
+    let text = cluster::block_on(async {
+        Cluster::connect(&args.cluster)
+            .await?
+            .recipients_text()
+            .await
+    })?;
+    let mut check = seal_core::Recipients::new();
+    check.add_file("controller recipients", &text)?;
+    match &args.output {
+        Some(path) => output::write_file(path, text.as_bytes(), 0o644),
+        None => output::print(text.as_bytes()),
+    }
+}
+
+/// The SealedSecret documents of a file, each rendered alone, and the file's format.
+fn sealed_documents(path: &str) -> anyhow::Result<(Vec<(String, String)>, Format)> {
+    let text = files::read_input(path)?;
+    let format = if text.trim_start().starts_with('{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let mut out = Vec::new();
+    for doc in documents::parse(path, &text)? {
+        let sealed = convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;
+        let body = documents::render(&[sealed], Format::Yaml)?;
+        out.push((doc.at.to_string(), body.to_string()));
+    }
+    if out.is_empty() {
+        bail!("{path}: no SealedSecrets");
+    }
+    Ok((out, format))
+}
+
+/// Asks the controller about every SealedSecret; fails (exit 3) if any does not open.
+pub fn verify(args: OnlineFilesArgs) -> anyhow::Result<()> {
+    cluster::block_on(async {
+        let cluster = Cluster::connect(&args.cluster).await?;
+        let mut refused = Vec::new();
+        for path in &args.files {
+            for (at, body) in sealed_documents(path)?.0 {
+                let answer = cluster
+                    .call("POST", "/v1/verify", body.into_bytes())
+                    .await?;
+                match answer.status {
+                    200 => println!("{at}: opens"),
+                    400 | 422 => refused.push(format!("{at}: {}", cluster::refusal(&answer))),
+                    _ => bail!(
+                        "{at}: the controller answered {}",
+                        cluster::refusal(&answer)
+                    ),
+                }
+            }
+        }
+        match refused.len() {
+            0 => Ok(()),
+            1 => Err(NotOpened(refused.remove(0)).into()),
+            n => Err(NotOpened(format!(
+                "{n} SealedSecrets do not open; first: {}",
+                refused[0]
+            ))
+            .into()),
+        }
+    })
+}
+
+/// Re-seals every SealedSecret of each file to the active key, writing each file in
+/// place once all of its objects came back.
+pub fn reencrypt(args: OnlineFilesArgs) -> anyhow::Result<()> {
+    cluster::block_on(async {
+        let cluster = Cluster::connect(&args.cluster).await?;
+        for path in &args.files {
+            let (docs, format) = sealed_documents(path)?;
+            let mut resealed = Vec::new();
+            for (at, body) in docs {
+                let answer = cluster
+                    .call("POST", "/v1/reencrypt", body.into_bytes())
+                    .await?;
+                if answer.status != 200 {
+                    bail!("{at}: not re-sealed: {}", cluster::refusal(&answer));
+                }
+                let doc = documents::parse(&at, &answer.body)?.into_iter().next();
+                let Some(doc) = doc else {
+                    bail!("{at}: the controller sent back no SealedSecret");
+                };
+                resealed
+                    .push(convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?);
+            }
+            let text = documents::render(&resealed, format)?;
+            output::write_file(Path::new(path), text.as_bytes(), 0o644)?;
+            eprintln!("{path}: re-sealed {} SealedSecret(s)", resealed.len());
+        }
+        Ok(())
+    })
+}
