@@ -10,11 +10,14 @@ pub mod regcred;
 pub mod seal;
 pub mod webhook;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 
-use seal_core::Recipients;
+use anyhow::Context as _;
+
 use seal_core::documents::{self, Document};
 use seal_core::files;
+use seal_core::{Recipients, SecretBytes};
+use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command, RecipientArgs};
 use crate::cluster;
@@ -63,6 +66,27 @@ pub fn load_recipients_if_any(args: &RecipientArgs) -> anyhow::Result<Recipients
         recipients.add_file(files::display_name(path), &text)?;
     }
     Ok(recipients)
+}
+
+/// One line of secret text from standard input (a password, a token, a webhook secret),
+/// without its trailing newline; empty input or a second line is an error naming `flag`.
+pub fn read_stdin_line(flag: &str) -> anyhow::Result<SecretBytes> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{flag}: cannot read {}", files::STDIN_NAME))?;
+    let mut line: &[u8] = &bytes;
+    if let Some(rest) = line.strip_suffix(b"\n") {
+        line = rest.strip_suffix(b"\r").unwrap_or(rest);
+    }
+    if line.is_empty() {
+        anyhow::bail!("{flag}: standard input is empty");
+    }
+    if line.iter().any(|b| *b == b'\n' || *b == b'\r') {
+        anyhow::bail!("{flag}: expected one line");
+    }
+    Ok(SecretBytes::copy_from(line))
 }
 
 /// Every document of every input (`-` or no file at all is standard input).

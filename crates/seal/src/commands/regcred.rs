@@ -1,13 +1,11 @@
 //! `seal regcred`: an image-pull Secret for a private registry, built in memory and sealed
 //! at once; the password comes from standard input and never touches disk.
 
-use std::io::Read;
-
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use seal_core::convert::{self, SealOptions};
-use seal_core::{Location, PlainSecret, SecretBytes, files};
+use seal_core::{Location, PlainSecret, SecretBytes};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -28,7 +26,7 @@ pub fn run(args: RegcredArgs) -> anyhow::Result<()> {
         bail!("--username: must be non-empty and must not contain ':'");
     }
     let recipients = load_recipients(&args.recipients)?;
-    let password = read_password()?;
+    let password = super::read_stdin_line("--password-stdin")?;
     let config = docker_config(
         &args.server,
         &args.username,
@@ -51,26 +49,6 @@ pub fn run(args: RegcredArgs) -> anyhow::Result<()> {
         .map_err(|p| anyhow::anyhow!("--name: {p}"))?;
     let sealed = convert::seal_secret(&secret, &recipients, &options).map_err(|e| e.at(&at))?;
     output::emit(&[sealed], &args.output)
-}
-
-/// The password from standard input, without one trailing newline.
-fn read_password() -> anyhow::Result<SecretBytes> {
-    let mut bytes = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}: cannot read the password", files::STDIN_NAME))?;
-    let mut len = bytes.len();
-    if bytes[..len].ends_with(b"\n") {
-        len -= 1;
-        if bytes[..len].ends_with(b"\r") {
-            len -= 1;
-        }
-    }
-    if len == 0 {
-        bail!("--password-stdin: standard input is empty");
-    }
-    Ok(SecretBytes::copy_from(&bytes[..len]))
 }
 
 #[derive(Serialize)]

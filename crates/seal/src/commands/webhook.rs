@@ -4,8 +4,6 @@
 //! type, events, and for GitHub and GitLab the create-hook API body) is printed, the body
 //! only to a 0600 file or to stdout when asked for, since it carries the secret.
 
-use std::io::Read;
-
 use anyhow::{Context as _, bail};
 use rand::RngCore;
 use seal_core::convert::{self, SealOptions};
@@ -44,30 +42,6 @@ fn random_secret() -> SecretBytes {
     SecretBytes::copy_from(hex.as_bytes())
 }
 
-/// The secret from stdin, without one trailing newline (Argo CD does not trim, and a
-/// newline would break every signature check).
-fn stdin_secret() -> anyhow::Result<SecretBytes> {
-    let mut bytes = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}: cannot read the secret", files::STDIN_NAME))?;
-    let mut len = bytes.len();
-    if bytes[..len].ends_with(b"\n") {
-        len -= 1;
-        if bytes[..len].ends_with(b"\r") {
-            len -= 1;
-        }
-    }
-    if len == 0 {
-        bail!("--secret-stdin: standard input is empty");
-    }
-    if bytes[..len].iter().any(|b| *b == b'\n' || *b == b'\r') {
-        bail!("--secret-stdin: the secret must be one line");
-    }
-    Ok(SecretBytes::copy_from(&bytes[..len]))
-}
-
 /// Builds, seals and prints.
 pub fn run(args: WebhookArgs) -> anyhow::Result<()> {
     let url = args.argocd_url.strip_prefix("https://").ok_or_else(|| {
@@ -83,7 +57,8 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<()> {
     }
     let recipients = load_recipients(&args.recipients)?;
     let secret = match (args.provider, args.secret_stdin) {
-        (_, true) => stdin_secret()?,
+        // Argo CD does not trim: a trailing newline would break every signature check.
+        (_, true) => super::read_stdin_line("--secret-stdin")?,
         (GitProvider::Bitbucket, false) => bail!(
             "--provider bitbucket: Bitbucket Cloud has no shared secret; Argo CD checks the webhook's UUID, which Bitbucket assigns: create the hook, then pass its UUID with --secret-stdin"
         ),
