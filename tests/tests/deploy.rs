@@ -187,3 +187,63 @@ fn generated_ingress_manifests_are_valid_for_kubernetes_1_30() {
         validate(&format!("ingress-{mode}.yaml"), &out);
     }
 }
+
+/// Every install manifest and every generated Argo CD manifest is accepted by the
+/// API-server double through kube's dynamic API (the double stands in for
+/// kube-apiserver, which cannot run here; it checks names, namespaces and conflicts, not
+/// schemas, which the kubernetes-validate test above does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_are_accepted_by_the_api_server_double() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
+    let double = apiserver_double::ApiServerDouble::start()
+        .await
+        .expect("double");
+    let client = kube::Client::try_from(kube::Config::new(double.url().parse().expect("url")))
+        .expect("client");
+    let mut docs = rendered();
+    for mode in ["passthrough", "terminate"] {
+        let out = tokio::task::spawn_blocking(move || {
+            run(
+                "seal",
+                &[
+                    "ingress",
+                    "--host",
+                    "argocd.example.com",
+                    "--cluster-issuer",
+                    "le",
+                    "--mode",
+                    mode,
+                ],
+                None,
+            )
+            .ok()
+        })
+        .await
+        .expect("joined");
+        docs.extend(documents(&out));
+    }
+    for path in [
+        "examples/sealed/db-credentials.yaml",
+        "examples/sealed/harbor-regcred.yaml",
+    ] {
+        docs.extend(documents(
+            &std::fs::read_to_string(repo_file(path)).expect("example"),
+        ));
+    }
+    for doc in docs {
+        let api_version = doc["apiVersion"].as_str().expect("apiVersion");
+        let kind = doc["kind"].as_str().expect("kind");
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+        let object: DynamicObject = serde_json::from_value(doc.clone()).expect("object");
+        let api: kube::Api<DynamicObject> = match doc["metadata"]["namespace"].as_str() {
+            Some(ns) => kube::Api::namespaced_with(client.clone(), ns, &resource),
+            None => kube::Api::all_with(client.clone(), &resource),
+        };
+        api.create(&PostParams::default(), &object)
+            .await
+            .unwrap_or_else(|e| panic!("{kind} {}: {e}", doc["metadata"]["name"]));
+    }
+    let stored = double.with_store(|s| s.resource_version());
+    assert!(stored > 10, "objects were stored");
+}
