@@ -1,0 +1,129 @@
+//! Sealing and opening one value, against the floor (one X25519 Diffie-Hellman, with
+//! x25519-dalek and with `openssl speed ecdhx25519`) and against what sealed-secrets pays
+//! (one RSA-4096 private-key operation, `openssl speed rsa4096`).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use age::x25519;
+use seal_core::envelope::{open_value, seal_value};
+use seal_core::{Binding, KeyRing, Recipients, Scope};
+
+/// Operations per second of `f` on one core, over at least `at_least`.
+pub fn per_second(at_least: Duration, mut f: impl FnMut()) -> f64 {
+    for _ in 0..16 {
+        f();
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < at_least {
+        for _ in 0..16 {
+            f();
+        }
+        n += 16;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `openssl speed -mr ALG` operations per second (the first figure of its `+F` line).
+fn openssl(alg: &str) -> Option<f64> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "2", "-mr", alg])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("+F"))?;
+    line.split(':').nth(3)?.parse().ok()
+}
+
+fn ratio(x: f64, reference: Option<f64>) -> String {
+    reference.map_or("n/a (openssl missing)".to_owned(), |r| {
+        format!("{:.2}x", x / r)
+    })
+}
+
+/// Prints the crypto figures.
+pub fn run() -> anyhow::Result<()> {
+    let window = Duration::from_secs(2);
+    let binding = Binding::new(Scope::Strict, "apps", "db", "password")?;
+    let value = [7u8; 16];
+    let ids: Vec<x25519::Identity> = (0..24).map(|_| x25519::Identity::generate()).collect();
+    let mut one = Recipients::new();
+    one.insert(ids[0].to_public());
+    let mut ring1 = KeyRing::new();
+    ring1.insert(ids[0].clone());
+    let mut ring24 = KeyRing::new();
+    for id in ids.iter().rev() {
+        ring24.insert(id.clone());
+    }
+    let hint = one.to_strings();
+    let sealed = seal_value(&binding, &value, &one)?;
+
+    let scalar = [9u8; 32];
+    let point = x25519_dalek::X25519_BASEPOINT_BYTES;
+    let dalek = per_second(window, || {
+        std::hint::black_box(x25519_dalek::x25519(std::hint::black_box(scalar), point));
+    });
+    let openssl_x25519 = openssl("ecdhx25519");
+    let rsa = openssl("rsa4096");
+    let open1 = per_second(window, || {
+        std::hint::black_box(open_value(&sealed, &binding, &ring1, &hint).ok());
+    });
+    let open24 = per_second(window, || {
+        std::hint::black_box(open_value(&sealed, &binding, &ring24, &hint).ok());
+    });
+    let open24_nohint = per_second(window, || {
+        std::hint::black_box(open_value(&sealed, &binding, &ring24, &[]).ok());
+    });
+    let seal1 = per_second(window, || {
+        std::hint::black_box(seal_value(&binding, &value, &one).ok());
+    });
+    let mut seal_n = Vec::new();
+    for n in [2usize, 4, 8] {
+        let mut to = Recipients::new();
+        for id in &ids[..n] {
+            to.insert(id.to_public());
+        }
+        seal_n.push((
+            n,
+            per_second(window, || {
+                std::hint::black_box(seal_value(&binding, &value, &to).ok());
+            }),
+        ));
+    }
+    println!("\n== one value (16 bytes, strict scope, 1 core) ==");
+    println!("  X25519 DH (floor), x25519-dalek:   {dalek:>10.0} /s");
+    match openssl_x25519 {
+        Some(v) => println!("  X25519 DH (floor), openssl speed:  {v:>10.0} /s"),
+        None => println!("  X25519 DH (floor), openssl speed:  n/a"),
+    }
+    match rsa {
+        Some(v) => println!("  RSA-4096 private op (sealed-secrets): {v:>7.0} /s"),
+        None => println!("  RSA-4096 private op: n/a"),
+    }
+    println!(
+        "  open, 1 key held:   {open1:>10.0} /s  = {} RSA-4096 (target >= 100x), {:.2}x x25519-dalek (target >= 0.5x), {} openssl X25519",
+        ratio(open1, rsa),
+        open1 / dalek,
+        ratio(open1, openssl_x25519)
+    );
+    println!(
+        "  open, 24 keys held: {open24:>10.0} /s  = {:.3}x of 1 key (target within 10%)",
+        open24 / open1
+    );
+    println!(
+        "  open, 24 keys, no spec.recipients hint: {open24_nohint:>6.0} /s  = {:.3}x of 1 key (why the hint matters)",
+        open24_nohint / open1
+    );
+    println!(
+        "  seal, 1 recipient:  {seal1:>10.0} /s  = {:.2}x x25519-dalek (target >= 0.3x)",
+        seal1 / dalek
+    );
+    for (n, rate) in seal_n {
+        println!(
+            "  seal, {n} recipients: {rate:>9.0} /s  = cost {:.2}x of 1 recipient (linear would be {n}x)",
+            seal1 / rate
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! `seal-bench`: the benchmark suite. Run it with `scripts/bench` (release build). Every
+//! figure is printed beside its reference, measured in the same run, as a ratio.
+//!
+//! `seal-bench [crypto|repo|startup|controller [N]]...` (all when none is named).
+
+mod controller;
+mod crypto;
+mod processes;
+
+fn main() -> anyhow::Result<()> {
+    if let Ok(kubeconfig) = std::env::var(controller::CHILD_ENV) {
+        return controller::child(&kubeconfig);
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let all = args.is_empty();
+    let wants = |name: &str| all || args.iter().any(|a| a == name);
+    println!(
+        "machine: {} cores; {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        processes::cpu_model()
+    );
+    if wants("crypto") {
+        crypto::run()?;
+    }
+    if wants("repo") {
+        processes::repo()?;
+    }
+    if wants("startup") {
+        processes::startup()?;
+    }
+    if wants("controller") {
+        let n = args
+            .iter()
+            .skip_while(|a| *a != "controller")
+            .nth(1)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(10_000);
+        tokio::runtime::Runtime::new()?.block_on(controller::parent(n))?;
+    }
+    Ok(())
+}
