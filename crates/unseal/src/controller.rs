@@ -1,12 +1,17 @@
 //! The kube-runtime `Controller` wiring: SealedSecrets in the watched namespaces, the
 //! Secrets they own through a label-selected watch only (no cluster-wide Secret cache),
 //! and a full re-sync whenever the keys change.
+//!
+//! Both watches are metadata-only (`PartialObjectMeta`): the cache holds no ciphertext
+//! and no Secret data ever arrives through a watch, so memory stays flat with the number
+//! of SealedSecrets; the reconciler reads the one SealedSecret it works on.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::watcher;
 use seal_core::SealedSecret;
@@ -19,8 +24,11 @@ use crate::secret_sync::MANAGED_SELECTOR;
 /// Runs the controllers until `stop` turns true.
 pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     let client = ctx.client.clone();
-    let scopes: Vec<(Api<SealedSecret>, Api<Secret>)> = if ctx.settings.watch_namespaces.is_empty()
-    {
+    type Scope = (
+        Api<PartialObjectMeta<SealedSecret>>,
+        Api<PartialObjectMeta<Secret>>,
+    );
+    let scopes: Vec<Scope> = if ctx.settings.watch_namespaces.is_empty() {
         vec![(Api::all(client.clone()), Api::all(client))]
     } else {
         ctx.settings

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
@@ -35,7 +36,7 @@ pub enum ReconcileError {
 /// Longest wait between retries of a failing SealedSecret.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-fn object_key(sealed: &SealedSecret) -> String {
+fn object_key(sealed: &impl ResourceExt) -> String {
     format!(
         "{}/{}",
         sealed.namespace().unwrap_or_default(),
@@ -69,12 +70,24 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Written, Verdict> 
     written.map_err(|problem| failed(problem.reason(), problem.to_string()))
 }
 
-/// Reconciles one SealedSecret.
+/// Reconciles one SealedSecret, named by the metadata-only cache: it is read in full here.
 pub async fn reconcile(
-    sealed: Arc<SealedSecret>,
+    meta: Arc<PartialObjectMeta<SealedSecret>>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
+    let namespace = meta.namespace().unwrap_or_default();
+    let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let sealed = match api.get_opt(&meta.name_any()).await {
+        Ok(Some(sealed)) => sealed,
+        Ok(None) => return Ok(Action::await_change()),
+        Err(e) => {
+            return Err(ReconcileError::NotSynced {
+                reason: "ApiError",
+                message: format!("reading the SealedSecret: {e}"),
+            });
+        }
+    };
     let outcome = sync(&sealed, &ctx).await;
     let verdict = match &outcome {
         Ok(_) => Verdict {
@@ -90,8 +103,6 @@ pub async fn reconcile(
     let previous_reason = status::previous_reason(&sealed).map(str::to_owned);
     let desired = status::desired(&sealed, &verdict);
     if !status::unchanged(&sealed, &desired) {
-        let api: Api<SealedSecret> =
-            Api::namespaced(ctx.client.clone(), &sealed.namespace().unwrap_or_default());
         status::write(&api, &sealed, &desired)
             .await
             .map_err(ReconcileError::Status)?;
@@ -160,11 +171,11 @@ pub async fn reconcile(
 
 /// Retries a failing SealedSecret with exponential backoff: 1 s, 2 s, 4 s, … up to 5 min.
 pub fn error_policy(
-    sealed: Arc<SealedSecret>,
+    sealed: Arc<PartialObjectMeta<SealedSecret>>,
     _error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
-    let failures = ctx.record_failure(&object_key(&sealed));
+    let failures = ctx.record_failure(&object_key(sealed.as_ref()));
     let exponent = failures.saturating_sub(1).min(16);
     Action::requeue(Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF))
 }
