@@ -21,7 +21,7 @@ pub struct Document {
 /// expanded into their items. Empty YAML documents (`---` twice in a row) are skipped and
 /// not counted: document N is the N-th document with content.
 pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, Error> {
-    let values = if text.trim_start().starts_with('{') {
+    let values = if Format::of(text) == Format::Json {
         parse_json(file, text)?
     } else {
         yaml::parse_documents(text).map_err(|e| Error::Syntax {
@@ -107,6 +107,30 @@ pub enum Format {
     Yaml,
     /// One JSON object, or a `v1/List` of several.
     Json,
+}
+
+impl Format {
+    /// The format a text is read as (and written back in): JSON when it starts with `{`,
+    /// YAML otherwise.
+    pub fn of(text: &str) -> Self {
+        if text.trim_start().starts_with('{') {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
+    }
+}
+
+/// Every document of every input file; no file at all (or `-`) is standard input.
+pub fn read_files(paths: &[String]) -> Result<Vec<Document>, Error> {
+    let stdin = ["-".to_owned()];
+    let paths = if paths.is_empty() { &stdin[..] } else { paths };
+    let mut all = Vec::new();
+    for path in paths {
+        let text = crate::files::read_input(path)?;
+        all.extend(parse(crate::files::display_name(path), &text)?);
+    }
+    Ok(all)
 }
 
 /// Renders documents. The buffer is wiped on drop because it may hold plaintext

@@ -135,11 +135,7 @@ async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
 fn parse_one(body: &Bytes) -> Result<(SealedSecret, Format), ApiProblem> {
     let bad = |message: &str| problem(StatusCode::BAD_REQUEST, "BadRequest", message);
     let text = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8 text"))?;
-    let format = if text.trim_start().starts_with('{') {
-        Format::Json
-    } else {
-        Format::Yaml
-    };
+    let format = Format::of(text);
     let mut docs = documents::parse("request", text).map_err(|e| bad(&e.to_string()))?;
     if docs.len() != 1 {
         return Err(bad("send exactly one SealedSecret"));

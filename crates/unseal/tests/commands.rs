@@ -186,18 +186,16 @@ async fn rotate_list_export_and_import() {
     .expect("written");
     let backup = dir.path().join("keys.age");
     let backup_s = backup.display().to_string();
-    let out = unseal(
-        &config,
-        &[
-            "keys",
-            "export",
-            "--to",
-            &offline.to_public().to_string(),
-            "-o",
-            &backup_s,
-        ],
-    )
-    .await;
+    let offline_recipient = offline.to_public().to_string();
+    let export = [
+        "keys",
+        "export",
+        "--to",
+        &offline_recipient,
+        "-o",
+        &backup_s,
+    ];
+    let out = unseal(&config, &export).await;
     assert!(
         out.status.success(),
         "{}",
@@ -206,18 +204,7 @@ async fn rotate_list_export_and_import() {
     let bytes = std::fs::read(&backup).expect("backup");
     assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
     assert!(!String::from_utf8_lossy(&bytes).contains("AGE-SECRET-KEY-1"));
-    let again = unseal(
-        &config,
-        &[
-            "keys",
-            "export",
-            "--to",
-            &offline.to_public().to_string(),
-            "-o",
-            &backup_s,
-        ],
-    )
-    .await;
+    let again = unseal(&config, &export).await;
     assert!(!again.status.success(), "export must not overwrite");
 
     let second = tempfile::tempdir().expect("tempdir");

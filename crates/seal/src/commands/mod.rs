@@ -91,15 +91,9 @@ pub fn read_stdin_line(flag: &str) -> anyhow::Result<SecretBytes> {
 
 /// Every document of every input (`-` or no file at all is standard input).
 pub fn read_documents(paths: &[String]) -> anyhow::Result<Vec<Document>> {
-    let stdin = ["-".to_owned()];
-    let paths = if paths.is_empty() { &stdin[..] } else { paths };
-    let mut all = Vec::new();
-    for path in paths {
-        if path == "-" && std::io::stdin().is_terminal() {
-            eprintln!("seal: reading manifests from standard input (end with Ctrl-D)");
-        }
-        let text = files::read_input(path)?;
-        all.extend(documents::parse(files::display_name(path), &text)?);
+    let reads_stdin = paths.is_empty() || paths.iter().any(|p| p == "-");
+    if reads_stdin && std::io::stdin().is_terminal() {
+        eprintln!("seal: reading manifests from standard input (end with Ctrl-D)");
     }
-    Ok(all)
+    Ok(documents::read_files(paths)?)
 }

@@ -35,11 +35,7 @@ pub fn fetch(args: FetchArgs) -> anyhow::Result<()> {
 /// The SealedSecret documents of a file, each rendered alone, and the file's format.
 fn sealed_documents(path: &str) -> anyhow::Result<(Vec<(String, String)>, Format)> {
     let text = files::read_input(path)?;
-    let format = if text.trim_start().starts_with('{') {
-        Format::Json
-    } else {
-        Format::Yaml
-    };
+    let format = Format::of(&text);
     let mut out = Vec::new();
     for doc in documents::parse(path, &text)? {
         let sealed = convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;

@@ -62,11 +62,7 @@ fn merge_into(
 ) -> anyhow::Result<()> {
     let target_name = target.display().to_string();
     let text = files::read_input(&target_name)?;
-    let format = if text.trim_start().starts_with('{') {
-        Format::Json
-    } else {
-        Format::Yaml
-    };
+    let format = Format::of(&text);
     let mut objects = documents::parse(&target_name, &text)?
         .into_iter()
         .map(|doc| convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at)))

@@ -18,24 +18,13 @@ pub fn run(args: RecoverArgs) -> anyhow::Result<()> {
         let text = files::read_input(path)?;
         keys.add_file(files::display_name(path), &text)?;
     }
-    let stdin = ["-".to_owned()];
-    let inputs = if args.files.is_empty() {
-        &stdin[..]
-    } else {
-        &args.files[..]
-    };
     let mut secrets = Vec::new();
-    for path in inputs {
-        let text = files::read_input(path)?;
-        for doc in documents::parse(files::display_name(path), &text)? {
-            let mut sealed =
-                convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;
-            if sealed.metadata.namespace.is_none() {
-                sealed.metadata.namespace.clone_from(&args.namespace);
-            }
-            let secret = convert::open_sealed_secret(&sealed, &keys).map_err(|e| e.at(&doc.at))?;
-            secrets.push(secret);
+    for doc in documents::read_files(&args.files)? {
+        let mut sealed = convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;
+        if sealed.metadata.namespace.is_none() {
+            sealed.metadata.namespace.clone_from(&args.namespace);
         }
+        secrets.push(convert::open_sealed_secret(&sealed, &keys).map_err(|e| e.at(&doc.at))?);
     }
     if secrets.is_empty() {
         bail!("no SealedSecrets in the input");
