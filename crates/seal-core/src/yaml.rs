@@ -2,6 +2,11 @@
 //! without touching anything else.
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A value with the place in the text it came from (for configuration files, whose
+/// errors name a line).
+pub use serde_saphyr::Spanned;
 
 /// Where a YAML text is malformed (1-based line and column in the whole text). The
 /// parser's own message is not kept: it may quote the input, which may be a secret.
@@ -21,6 +26,34 @@ pub fn parse_documents(text: &str) -> Result<Vec<serde_json::Value>, SyntaxError
             line: location.map(|l| l.line()),
             column: location.map(|l| l.column()),
         }
+    })
+}
+
+/// A configuration file that does not fit its schema: where, and what is wrong. Unlike
+/// [`SyntaxError`] this keeps the parser's message, so use it only for files that hold
+/// no secret values (such as `.seal.yaml`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaError {
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// What is wrong (one line, without the location).
+    pub message: String,
+}
+
+/// Parses a single-document configuration into `T` (use `deny_unknown_fields` on it so
+/// that misspelt fields are errors).
+pub fn from_config_str<T: DeserializeOwned>(text: &str) -> Result<T, SchemaError> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+        let first = first.strip_prefix("error: ").unwrap_or(&first).to_owned();
+        // The message repeats "line L column C: " when it knows the place; drop it, the
+        // caller names the line its own way.
+        let message = match first.split_once(": ") {
+            Some((place, rest)) if place.starts_with("line ") => rest.to_owned(),
+            _ => first,
+        };
+        SchemaError { line, message }
     })
 }
 
@@ -50,6 +83,21 @@ mod tests {
         assert_eq!(docs[1]["b"][1], "z");
         let err = parse_documents("a: 1\nb: [unclosed\n").expect_err("fails");
         assert!(err.line.is_some());
+    }
+
+    #[test]
+    fn schema_errors_name_the_line_and_the_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Config {
+            name: Spanned<String>,
+        }
+        let err = from_config_str::<Config>("name: a\nnmae: b\n").expect_err("fails");
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.starts_with("unknown field `nmae`"), "{err:?}");
+        let ok = from_config_str::<Config>("\nname: a\n").expect("parses");
+        assert_eq!(ok.name.referenced.line(), 2);
     }
 
     #[test]

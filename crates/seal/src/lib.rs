@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod output;
+pub mod repo;
 
 use std::process::ExitCode;
 

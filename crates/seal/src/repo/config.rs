@@ -1,0 +1,419 @@
+//! `.seal.yaml`: the ordered rules of a config repo that say, by path, which recipients
+//! (clusters, break-glass keys) a SealedSecret is sealed to, with which scope and default
+//! namespace. Found by walking up from the file at hand; first matching rule wins.
+//!
+//! ```yaml
+//! version: 1
+//! rules:
+//!   - path: "shared/**"                       # glob, relative to this file's folder
+//!     recipientsFiles: [keys/prod.txt, keys/staging.txt]
+//!   - path: "prod/**"
+//!     recipients: ["age1…"]                   # inline, and/or recipientsFiles
+//!     scope: strict                           # strict | namespace | cluster
+//!     namespace: apps                         # for Secrets whose manifest has none
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobBuilder, GlobMatcher};
+use seal_core::yaml::{self, Spanned};
+use seal_core::{Recipients, Scope, files, names};
+use serde::Deserialize;
+
+/// The name of the rules file.
+pub const FILE_NAME: &str = ".seal.yaml";
+
+/// A `.seal.yaml` that cannot be used: the file, the line when there is one, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {}{problem}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The rules file as named to the user.
+    pub file: String,
+    /// 1-based line in it.
+    pub line: Option<u64>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// The file as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    version: Option<Spanned<u32>>,
+    rules: Vec<Spanned<RawRule>>,
+}
+
+/// One rule as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawRule {
+    path: Spanned<String>,
+    #[serde(default)]
+    recipients: Vec<Spanned<String>>,
+    #[serde(default)]
+    recipients_files: Vec<Spanned<String>>,
+    scope: Option<Spanned<String>>,
+    namespace: Option<Spanned<String>>,
+}
+
+/// One rule, checked: its pattern compiles, its recipients parse, its files were read.
+#[derive(Debug)]
+pub struct Rule {
+    /// The line the rule starts on.
+    pub line: u64,
+    /// The pattern as written.
+    pub pattern: String,
+    matcher: GlobMatcher,
+    /// Who to seal to; `None` when the rule names nobody (the controller is asked).
+    pub recipients: Option<Recipients>,
+    /// The scope to seal with.
+    pub scope: Option<Scope>,
+    /// The namespace for Secrets whose manifest has none.
+    pub namespace: Option<String>,
+}
+
+impl Rule {
+    /// Whether the rule covers `relative` (a path relative to the rules file's folder,
+    /// with `/` separators).
+    pub fn matches(&self, relative: &str) -> bool {
+        self.matcher.is_match(relative)
+    }
+}
+
+/// A loaded `.seal.yaml`.
+#[derive(Debug)]
+pub struct RepoConfig {
+    /// The rules file.
+    pub file: PathBuf,
+    /// Its folder: patterns and recipient files are relative to it.
+    pub root: PathBuf,
+    /// The rules, in order.
+    pub rules: Vec<Rule>,
+}
+
+impl RepoConfig {
+    /// Finds the rules that apply to `path` by walking up from its folder; `None` when no
+    /// folder above holds a `.seal.yaml`.
+    pub fn find_above(path: &Path) -> Result<Option<Self>, ConfigError> {
+        let absolute = absolute(path);
+        let mut dir = absolute.parent();
+        while let Some(d) = dir {
+            let candidate = d.join(FILE_NAME);
+            if candidate.is_file() {
+                return Self::load(&candidate).map(Some);
+            }
+            dir = d.parent();
+        }
+        Ok(None)
+    }
+
+    /// Reads and checks a rules file.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let name = file.display().to_string();
+        let error = |line: Option<u64>, problem: String| ConfigError {
+            file: name.clone(),
+            line,
+            problem,
+        };
+        let text = files::read_input(&name).map_err(|e| error(None, strip_file(&e, &name)))?;
+        let raw: RawConfig = yaml::from_config_str(&text).map_err(|e| error(e.line, e.message))?;
+        if let Some(version) = &raw.version
+            && version.value != 1
+        {
+            return Err(error(
+                Some(version.referenced.line()),
+                "version: only version 1 is known".to_owned(),
+            ));
+        }
+        let root = absolute(file)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut rules: Vec<Rule> = Vec::new();
+        for raw_rule in raw.rules {
+            let line = raw_rule.referenced.line();
+            let rule =
+                build_rule(&root, line, raw_rule.value).map_err(|(at, p)| error(Some(at), p))?;
+            if let Some(earlier) = rules.iter().find(|e| shadows(e, &rule)) {
+                return Err(error(
+                    Some(line),
+                    format!(
+                        "the rule for `{}` never applies: the rule at line {} (`{}`) covers every path it does and comes first (first match wins); put the more specific rule first",
+                        rule.pattern, earlier.line, earlier.pattern
+                    ),
+                ));
+            }
+            rules.push(rule);
+        }
+        if rules.is_empty() {
+            return Err(error(
+                None,
+                "rules: empty; give at least one rule".to_owned(),
+            ));
+        }
+        Ok(Self {
+            file: file.to_path_buf(),
+            root,
+            rules,
+        })
+    }
+
+    /// The path of `path` relative to the rules' folder, `/`-separated; `None` when it
+    /// lies outside it.
+    pub fn relative(&self, path: &Path) -> Option<String> {
+        let absolute = absolute(path);
+        let rel = absolute.strip_prefix(&self.root).ok()?;
+        let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+        Some(parts.join("/"))
+    }
+
+    /// Every rule that covers `path`, first (the one that applies) first.
+    pub fn matching(&self, path: &Path) -> Vec<&Rule> {
+        match self.relative(path) {
+            Some(rel) => self.rules.iter().filter(|r| r.matches(&rel)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The rule that applies to `path`, if any.
+    pub fn rule_for(&self, path: &Path) -> Option<&Rule> {
+        let rel = self.relative(path)?;
+        self.rules.iter().find(|r| r.matches(&rel))
+    }
+
+    /// How the rules file is named in messages.
+    pub fn display(&self) -> String {
+        self.file.display().to_string()
+    }
+}
+
+/// Checks one rule. Errors carry the line of the offending field.
+fn build_rule(root: &Path, line: u64, raw: RawRule) -> Result<Rule, (u64, String)> {
+    let pattern = raw.path.value.trim().to_owned();
+    let at = raw.path.referenced.line();
+    let matcher = compile(&pattern).map_err(|p| (at, p))?;
+    let mut recipients = Recipients::new();
+    for r in &raw.recipients {
+        recipients
+            .add_arg("recipients", &r.value)
+            .map_err(|e| (r.referenced.line(), e.to_string()))?;
+    }
+    for f in &raw.recipients_files {
+        let path = root.join(&f.value);
+        let shown = f.value.clone();
+        let text = files::read_input(&path.display().to_string()).map_err(|e| {
+            (
+                f.referenced.line(),
+                format!(
+                    "recipientsFiles: {shown}: {}",
+                    strip_file(&e, &path.display().to_string())
+                ),
+            )
+        })?;
+        recipients
+            .add_file(&shown, &text)
+            .map_err(|e| (f.referenced.line(), format!("recipientsFiles: {e}")))?;
+    }
+    let scope = match &raw.scope {
+        Some(s) => Some(
+            s.value
+                .parse::<Scope>()
+                .map_err(|e| (s.referenced.line(), format!("scope: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(ns) = &raw.namespace {
+        names::check_namespace(&ns.value)
+            .map_err(|p| (ns.referenced.line(), format!("namespace: {p}")))?;
+    }
+    Ok(Rule {
+        line,
+        pattern,
+        matcher,
+        recipients: (!recipients.is_empty()).then_some(recipients),
+        scope,
+        namespace: raw.namespace.map(|n| n.value),
+    })
+}
+
+/// Compiles a pattern: `*` stays within a folder, `**` crosses folders, a trailing `/`
+/// means everything below.
+fn compile(pattern: &str) -> Result<GlobMatcher, String> {
+    if pattern.is_empty() {
+        return Err("path: empty pattern".to_owned());
+    }
+    if pattern.starts_with('/') || pattern.split('/').any(|c| c == "..") {
+        return Err(format!(
+            "path: `{pattern}` must be relative to the folder of {FILE_NAME}, without `..`"
+        ));
+    }
+    let full = match pattern.strip_suffix('/') {
+        Some(dir) => format!("{dir}/**"),
+        None => pattern.to_owned(),
+    };
+    GlobBuilder::new(&full)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map(|g: Glob| g.compile_matcher())
+        .map_err(|e| format!("path: invalid pattern `{pattern}`: {}", e.kind()))
+}
+
+/// Whether `earlier` matches every path `later` can (so `later` never applies). Decided
+/// for the common shapes (`**`, `dir/**` prefixes, and patterns whose only wildcard is
+/// `*`); other overlaps are left to first-match-wins.
+fn shadows(earlier: &Rule, later: &Rule) -> bool {
+    let (e, l) = (
+        earlier.pattern.trim_end_matches('/'),
+        later.pattern.trim_end_matches('/'),
+    );
+    if e == l || e == "**" {
+        return true;
+    }
+    if let Some(prefix) = e.strip_suffix("/**")
+        && !has_wildcard(prefix)
+        && l.starts_with(&format!("{prefix}/"))
+    {
+        return true;
+    }
+    let only_star = !l.contains("**") && !l.contains(['?', '[', '{', '\\']);
+    let plain_earlier = !e.contains(['?', '[', '\\']);
+    only_star && plain_earlier && earlier.matches(l)
+}
+
+fn has_wildcard(text: &str) -> bool {
+    text.contains(['*', '?', '[', '{', '\\'])
+}
+
+/// `path` made absolute against the working folder (symlinks left as they are).
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A file error's message without the leading file name (the caller names it).
+fn strip_file(error: &seal_core::error::Error, file: &str) -> String {
+    let text = error.to_string();
+    text.strip_prefix(&format!("{file}: "))
+        .map(str::to_owned)
+        .unwrap_or(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipient() -> String {
+        age::x25519::Identity::generate().to_public().to_string()
+    }
+
+    fn load(text: &str) -> Result<RepoConfig, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(FILE_NAME);
+        std::fs::write(&file, text).expect("writes");
+        std::fs::write(
+            dir.path().join("prod.txt"),
+            format!("# prod\n{}\n", recipient()),
+        )
+        .expect("writes");
+        RepoConfig::load(&file)
+    }
+
+    #[test]
+    fn first_matching_rule_wins() {
+        let (a, b) = (recipient(), recipient());
+        let config = load(&format!(
+            "rules:\n  - path: prod/db/*.yaml\n    recipients: [{a}]\n    scope: namespace\n  - path: prod/\n    recipients: [{b}]\n    namespace: apps\n  - path: shared/**\n    recipientsFiles: [prod.txt]\n    recipients: [{a}]\n"
+        ))
+        .expect("loads");
+        let at = |p: &str| config.root.join(p);
+        let db = config.rule_for(&at("prod/db/x.yaml")).expect("covered");
+        assert_eq!(db.line, 2);
+        assert_eq!(db.scope, Some(Scope::Namespace));
+        assert_eq!(config.matching(&at("prod/db/x.yaml")).len(), 2);
+        let deep = config.rule_for(&at("prod/a/b/c.yaml")).expect("covered");
+        assert_eq!(deep.namespace.as_deref(), Some("apps"));
+        assert_eq!(
+            deep.recipients.as_ref().map(|r| r.to_strings()),
+            Some(vec![b])
+        );
+        let shared = config.rule_for(&at("shared/x.yaml")).expect("covered");
+        assert_eq!(shared.recipients.as_ref().map(Recipients::len), Some(2));
+        assert!(config.rule_for(&at("other/x.yaml")).is_none());
+        assert!(
+            config
+                .rule_for(Path::new("/elsewhere/prod/x.yaml"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_files_name_the_line() {
+        let cases = [
+            ("rules:\n  - path: [x\n", "line 2: "),
+            (
+                "rules:\n  - path: a/**\n    recipient: []\n",
+                "line 3: unknown field `recipient`",
+            ),
+            (
+                "rules:\n  - path: 'a/[x'\n",
+                "line 2: path: invalid pattern `a/[x`",
+            ),
+            (
+                "rules:\n  - path: a/**\n    recipients:\n      - age1nope\n",
+                "line 4: recipients: not a valid age X25519 recipient",
+            ),
+            (
+                "rules:\n  - path: a/**\n    recipientsFiles: [missing.txt]\n",
+                "line 3: recipientsFiles: missing.txt: ",
+            ),
+            (
+                "rules:\n  - path: a/**\n    scope: wide\n",
+                "line 3: scope: unknown scope",
+            ),
+            (
+                "rules:\n  - path: a/**\n  - path: a/b.yaml\n",
+                "line 3: the rule for `a/b.yaml` never applies: the rule at line 2",
+            ),
+            (
+                "rules:\n  - path: '**'\n  - path: b/**\n",
+                "line 3: the rule for `b/**` never applies",
+            ),
+            (
+                "rules:\n  - path: '*.yaml'\n  - path: 'x*.yaml'\n",
+                "line 3: ",
+            ),
+            (
+                "rules:\n  - path: ../x\n",
+                "line 2: path: `../x` must be relative",
+            ),
+            ("version: 2\nrules:\n  - path: a\n", "line 1: version"),
+            ("rules: []\n", "rules: empty"),
+        ];
+        for (text, want) in cases {
+            let err = load(text).expect_err(text).to_string();
+            assert!(
+                err.contains(&format!("{FILE_NAME}: {want}")),
+                "{text:?} gave {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn partial_overlaps_are_allowed() {
+        let config =
+            load("rules:\n  - path: 'prod/*'\n  - path: 'prod/**'\n  - path: '*/db.yaml'\n")
+                .expect("loads");
+        assert_eq!(config.rules.len(), 3);
+    }
+
+    #[test]
+    fn found_by_walking_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
+        std::fs::write(dir.path().join(FILE_NAME), "rules:\n  - path: a/**\n").expect("writes");
+        let found = RepoConfig::find_above(&dir.path().join("a/b/s.yaml"))
+            .expect("loads")
+            .expect("found");
+        assert_eq!(found.rules[0].line, 2);
+    }
+}
