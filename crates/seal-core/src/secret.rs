@@ -218,8 +218,9 @@ fn string_map(
     }
 }
 
-/// Overwrites every string in a document with zeros before it is dropped.
-fn scrub(value: &mut Value) {
+/// Overwrites every string in a document with zeros before it is dropped (for documents
+/// that may hold plaintext values).
+pub fn scrub(value: &mut Value) {
     match value {
         Value::String(s) => s.zeroize(),
         Value::Array(items) => items.iter_mut().for_each(scrub),

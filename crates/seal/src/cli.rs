@@ -49,6 +49,32 @@ pub enum Command {
     Verify(OnlineFilesArgs),
     /// Re-seal SealedSecret files to the controller's active key, in place.
     Reencrypt(OnlineFilesArgs),
+    /// Fail on plaintext Secrets and on SealedSecrets the rules do not allow (pre-commit).
+    Check(CheckArgs),
+    /// Install `seal check` as this Git repository's pre-commit hook.
+    InstallHook(InstallHookArgs),
+}
+
+/// `seal install-hook`.
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// Replace a pre-commit hook that seal did not write.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `seal check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders to check [default: the files staged in Git].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The rules file to use instead of the nearest `.seal.yaml` above each file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Say nothing when there is nothing to report.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `seal fetch-recipients`.
@@ -95,6 +121,9 @@ pub struct SealArgs {
     /// keys keep their exact ciphertext.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["write", "format"])]
     pub merge_into: Option<PathBuf>,
+    /// The rules file to use instead of the nearest `.seal.yaml` above each file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,

@@ -1,8 +1,10 @@
 //! One module per subcommand, and the helpers they share.
 
 pub mod argocd_health;
+pub mod check;
 pub mod ingress;
 pub mod inspect;
+pub mod install_hook;
 pub mod keygen;
 pub mod online;
 pub mod raw;
@@ -36,6 +38,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::FetchRecipients(args)) => online::fetch(args),
         Some(Command::Verify(args)) => online::verify(args),
         Some(Command::Reencrypt(args)) => online::reencrypt(args),
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::InstallHook(args)) => install_hook::run(args),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `seal [FILE]...`: Secret manifests in, SealedSecrets out (or merged into an existing
 //! SealedSecret file with `--merge-into`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use seal_core::convert::{self, SealOptions};
@@ -12,6 +12,7 @@ use seal_core::{PlainSecret, Recipients, SealedSecret, files};
 use crate::cli::SealArgs;
 use crate::commands::{load_recipients, load_recipients_if_any, read_documents};
 use crate::output;
+use crate::repo::lookup::{Applied, Lookup};
 
 /// Seals every Secret of the inputs; writes only when all of them sealed.
 pub fn run(args: SealArgs) -> anyhow::Result<()> {
@@ -23,21 +24,66 @@ pub fn run(args: SealArgs) -> anyhow::Result<()> {
     match &args.merge_into {
         Some(target) => merge_into(target, &secrets, &args),
         None => {
-            let recipients = load_recipients(&args.recipients)?;
-            let options = SealOptions {
-                scope: args.scope.map(Into::into).unwrap_or_default(),
-                default_namespace: args.namespace.clone(),
-                mode: args.mode.into(),
-            };
-            let sealed = secrets
-                .iter()
-                .map(|(at, secret)| {
-                    convert::seal_secret(secret, &recipients, &options).map_err(|e| e.at(at))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let given = load_recipients_if_any(&args.recipients)?;
+            let mut lookup = Lookup::new(args.config.as_deref())?;
+            let mut from_cluster: Option<Recipients> = None;
+            let mut sealed = Vec::with_capacity(secrets.len());
+            for (at, secret) in &secrets {
+                let governs = rule_path(&args, at);
+                let config = match &governs {
+                    Some(path) => lookup.config_for(path)?,
+                    None => None,
+                };
+                let applied = match (&config, &governs) {
+                    (Some(config), Some(path)) => Applied::of(config, path),
+                    _ => None,
+                };
+                if let (Some(applied), Some(path)) = (&applied, &governs)
+                    && let Some(note) = applied.overlap_note(path)
+                {
+                    eprintln!("seal: note: {note}");
+                }
+                let rule = applied.as_ref().map(|a| a.rule);
+                let recipients = match rule.and_then(|r| r.recipients.as_ref()) {
+                    _ if !given.is_empty() => given.clone(),
+                    Some(listed) => listed.clone(),
+                    None => match &from_cluster {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r = load_recipients(&args.recipients)?;
+                            from_cluster = Some(r.clone());
+                            r
+                        }
+                    },
+                };
+                let rule_namespace = rule
+                    .and_then(|r| r.namespace.clone())
+                    .filter(|_| secret.namespace.is_none());
+                let options = SealOptions {
+                    scope: args
+                        .scope
+                        .map(Into::into)
+                        .or(rule.and_then(|r| r.scope))
+                        .unwrap_or_default(),
+                    default_namespace: args.namespace.clone().or(rule_namespace),
+                    mode: args.mode.into(),
+                };
+                sealed.push(
+                    convert::seal_secret(secret, &recipients, &options).map_err(|e| e.at(at))?,
+                );
+            }
             output::emit(&sealed, &args.output)
         }
     }
+}
+
+/// The path whose rules apply to a Secret: where the output goes (`-w`), else the file
+/// it came from; none for standard input printed to standard output.
+fn rule_path(args: &SealArgs, at: &seal_core::Location) -> Option<PathBuf> {
+    if let Some(write) = &args.output.write {
+        return Some(write.clone());
+    }
+    (at.file != files::STDIN_NAME && at.file != "-").then(|| PathBuf::from(&at.file))
 }
 
 /// Reads each document as a Secret, naming the document on failure.

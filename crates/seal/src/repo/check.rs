@@ -1,0 +1,215 @@
+//! What `seal check` finds wrong in one manifest file: a plaintext Secret with values, a
+//! SealedSecret that does not parse, or one sealed to recipients other than the rules
+//! list for its path. Reads only public structure; never opens a value.
+
+use std::collections::BTreeSet;
+
+use seal_core::{convert, documents, envelope, secret};
+use serde_json::Value;
+
+use crate::repo::config::{RepoConfig, Rule};
+
+/// One problem found, named by file and document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offence {
+    /// File, and document when known.
+    pub at: String,
+    /// What is wrong (never a value).
+    pub problem: String,
+}
+
+/// The rule a file is held to, with the rules file it is in.
+#[derive(Clone, Copy)]
+pub struct Governing<'a> {
+    /// The rules file.
+    pub config: &'a RepoConfig,
+    /// The rule that applies.
+    pub rule: &'a Rule,
+}
+
+/// Checks one file's text. `shown` names it in reports.
+pub fn check_text(shown: &str, text: &str, governing: Option<Governing<'_>>) -> Vec<Offence> {
+    // Nothing to look at unless the word appears: keeps the common case (every other
+    // manifest of the repo) to one substring search.
+    if !text.contains("Secret") {
+        return Vec::new();
+    }
+    let mut documents = match documents::parse(shown, text) {
+        Ok(docs) => docs,
+        Err(e) => return unparsable(shown, text, &e.to_string()),
+    };
+    // A template (Helm's `{{ }}`) is rendered elsewhere; its Secret values are not
+    // plaintext.
+    let template = text.contains("{{");
+    let mut found = Vec::new();
+    for doc in &mut documents {
+        let at = doc.at.to_string();
+        match kind_of(&doc.value) {
+            Some(("v1", "Secret")) => {
+                let keys = value_keys(&doc.value);
+                if !keys.is_empty() && !template {
+                    found.push(Offence {
+                        at,
+                        problem: format!(
+                            "a plaintext Secret with values ({}); seal it and commit the SealedSecret instead",
+                            keys.join(", ")
+                        ),
+                    });
+                }
+            }
+            Some((api, "SealedSecret")) if api.starts_with("seal.dev/") => {
+                found.extend(check_sealed(&at, doc.value.clone(), governing));
+            }
+            _ => {}
+        }
+        secret::scrub(&mut doc.value);
+    }
+    found
+}
+
+/// A file that does not parse is reported only when it looks like it holds a Secret or a
+/// SealedSecret; templates (Helm's `{{ }}`) are left alone.
+fn unparsable(shown: &str, text: &str, error: &str) -> Vec<Offence> {
+    let declares = |kind: &str| {
+        text.lines().any(|l| {
+            let l = l.trim().replace(['"', '\''], "");
+            l == format!("kind: {kind}") || l.starts_with(&format!("kind: {kind},"))
+        })
+    };
+    let sealed = declares("SealedSecret");
+    let plain = declares("Secret") && !text.contains("{{");
+    if !(sealed || plain) {
+        return Vec::new();
+    }
+    let what = if sealed { "SealedSecret" } else { "Secret" };
+    let problem = error
+        .strip_prefix(&format!("{shown}: "))
+        .unwrap_or(error)
+        .to_owned();
+    vec![Offence {
+        at: shown.to_owned(),
+        problem: format!("a {what} that does not parse: {problem}"),
+    }]
+}
+
+fn kind_of(value: &Value) -> Option<(&str, &str)> {
+    Some((
+        value.get("apiVersion")?.as_str()?,
+        value.get("kind")?.as_str()?,
+    ))
+}
+
+/// The keys of `data` and `stringData` (names only).
+fn value_keys(value: &Value) -> Vec<String> {
+    let mut keys = BTreeSet::new();
+    for field in ["data", "stringData"] {
+        match value.get(field) {
+            Some(Value::Object(map)) => keys.extend(map.keys().cloned()),
+            None | Some(Value::Null) => {}
+            Some(_) => {
+                keys.insert(format!("{field}: not a mapping"));
+            }
+        }
+    }
+    keys.into_iter().collect()
+}
+
+fn check_sealed(at: &str, value: Value, governing: Option<Governing<'_>>) -> Vec<Offence> {
+    let offence = |problem: String| Offence {
+        at: at.to_owned(),
+        problem,
+    };
+    let sealed = match convert::sealed_secret_from_value(value) {
+        Ok(s) => s,
+        Err(e) => return vec![offence(format!("a SealedSecret that does not parse: {e}"))],
+    };
+    let mut found = Vec::new();
+    let listed = sealed.spec.recipients.len();
+    for (key, text) in &sealed.spec.encrypted_data {
+        if let Err(e) = convert::binding_of(&sealed, key) {
+            found.push(offence(format!("a SealedSecret that does not parse: {e}")));
+            continue;
+        }
+        match envelope::shape(text) {
+            Err(e) => found.push(offence(format!(
+                "a SealedSecret that does not parse: spec.encryptedData.{key}: {e}"
+            ))),
+            Ok(shape) if shape.x25519_stanzas != listed => found.push(offence(format!(
+                "spec.encryptedData.{key}: sealed to {} recipients but spec.recipients lists {listed}",
+                shape.x25519_stanzas
+            ))),
+            Ok(_) => {}
+        }
+    }
+    if let Some(Governing { config, rule }) = governing
+        && let Some(wanted) = &rule.recipients
+    {
+        let wanted = wanted.to_strings();
+        let source = format!("the rule at {} line {}", config.display(), rule.line);
+        let unlisted: Vec<&String> = sealed
+            .spec
+            .recipients
+            .iter()
+            .filter(|r| !wanted.contains(r))
+            .collect();
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|r| !sealed.spec.recipients.contains(r))
+            .collect();
+        if !unlisted.is_empty() {
+            found.push(offence(format!(
+                "sealed to {} which {source} does not list",
+                join(&unlisted)
+            )));
+        }
+        if !missing.is_empty() {
+            found.push(offence(format!(
+                "not sealed to {} which {source} lists (it would not open there)",
+                join(&missing)
+            )));
+        }
+    }
+    found
+}
+
+fn join(recipients: &[&String]) -> String {
+    recipients
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_secrets_are_found_by_key_name_only() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\ndata: {user: YWRtaW4=}\n";
+        let found = check_text("x.yaml", text, None);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].at, "x.yaml: document 2");
+        assert!(found[0].problem.contains("(password, user)"), "{found:?}");
+        assert!(!found[0].problem.contains("hunter2"));
+    }
+
+    #[test]
+    fn secrets_without_values_and_other_kinds_pass() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: token, annotations: {kubernetes.io/service-account.name: x}}\ntype: kubernetes.io/service-account-token\n";
+        assert!(check_text("x.yaml", text, None).is_empty());
+        assert!(check_text("y.yaml", "kind: Deployment\n", None).is_empty());
+    }
+
+    #[test]
+    fn broken_files_are_reported_only_when_they_declare_a_secret() {
+        let broken = "kind: SealedSecret\nspec: [\n";
+        assert_eq!(check_text("s.yaml", broken, None).len(), 1);
+        let template = "apiVersion: v1\nkind: Secret\ndata:\n  a: {{ .Values.a | b64enc }}\n";
+        assert!(check_text("t.yaml", template, None).is_empty());
+        let quoted = "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata:\n  a: '{{ .Values.a | b64enc }}'\n";
+        assert!(check_text("q.yaml", quoted, None).is_empty());
+        let plain = "apiVersion: v1\nkind: Secret\nstringData:\n  a: [\n";
+        assert_eq!(check_text("p.yaml", plain, None).len(), 1);
+    }
+}
