@@ -32,6 +32,18 @@ pub fn seal_secret(
     recipients: &Recipients,
     options: &SealOptions,
 ) -> Result<SealedSecret, DocError> {
+    let mut sealed = skeleton(secret, recipients, options)?;
+    seal_into(&mut sealed, secret, recipients)?;
+    Ok(sealed)
+}
+
+/// The SealedSecret for `secret` with everything but its values: metadata, scope, mode,
+/// recipients and template, checked the same way [`seal_secret`] checks them.
+pub fn skeleton(
+    secret: &PlainSecret,
+    recipients: &Recipients,
+    options: &SealOptions,
+) -> Result<SealedSecret, DocError> {
     let namespace = match (&secret.namespace, &options.default_namespace) {
         (Some(own), Some(flag)) if own != flag => {
             return Err(DocError::field(
@@ -64,7 +76,6 @@ pub fn seal_secret(
         },
     );
     sealed.metadata.namespace = namespace;
-    seal_into(&mut sealed, secret, recipients)?;
     Ok(sealed)
 }
 

@@ -51,8 +51,29 @@ pub enum Command {
     Reencrypt(OnlineFilesArgs),
     /// Fail on plaintext Secrets and on SealedSecrets the rules do not allow (pre-commit).
     Check(CheckArgs),
+    /// Seal every plaintext Secret file under a folder that the .seal.yaml rules cover.
+    Tree(TreeArgs),
     /// Install `seal check` as this Git repository's pre-commit hook.
     InstallHook(InstallHookArgs),
+}
+
+/// `seal tree`.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// The folder [default: the current one]. `NAME.yaml` or `NAME.secret.yaml` seals to
+    /// `NAME.sealed.yaml` beside it.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Write nothing; list the sealed files that are out of date and fail if any is.
+    #[arg(long)]
+    pub check: bool,
+    /// The rules file to use instead of the nearest `.seal.yaml` above each file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Recipients for every file, instead of the rules' (the cluster is asked for rules
+    /// that list none).
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
 }
 
 /// `seal install-hook`.

@@ -10,6 +10,7 @@ pub mod online;
 pub mod raw;
 pub mod regcred;
 pub mod seal;
+pub mod tree;
 pub mod webhook;
 
 use std::io::{IsTerminal, Read};
@@ -39,6 +40,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Verify(args)) => online::verify(args),
         Some(Command::Reencrypt(args)) => online::reencrypt(args),
         Some(Command::Check(args)) => check::run(args),
+        Some(Command::Tree(args)) => tree::run(args),
         Some(Command::InstallHook(args)) => install_hook::run(args),
     }
 }

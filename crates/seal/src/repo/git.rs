@@ -107,3 +107,46 @@ pub fn staged(top: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<St
     child.wait()?;
     Ok(staged)
 }
+
+/// The paths among `paths` that Git would not ignore (tracked files count as not
+/// ignored).
+pub fn not_ignored<'a>(top: &Path, paths: &[&'a Path]) -> anyhow::Result<Vec<&'a Path>> {
+    let mut child = Command::new("git")
+        .args(["check-ignore", "-z", "--stdin"])
+        .current_dir(top)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot run git check-ignore")?;
+    let mut input = Vec::new();
+    for path in paths {
+        input.extend_from_slice(
+            crate::repo::config::absolute(path)
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
+        input.push(0);
+    }
+    let mut stdin = child.stdin.take().context("git check-ignore: no stdin")?;
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output()?;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("git check-ignore: writer failed"))??;
+    // Exit 1 means "none ignored"; anything else above is a failure.
+    if out.status.code().is_none_or(|c| c > 1) {
+        bail!("git check-ignore failed");
+    }
+    let ignored: Vec<PathBuf> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+        .collect();
+    Ok(paths
+        .iter()
+        .copied()
+        .filter(|p| !ignored.contains(&crate::repo::config::absolute(p)))
+        .collect())
+}

@@ -5,4 +5,6 @@ pub mod check;
 pub mod config;
 pub mod git;
 pub mod lookup;
+pub mod memory;
+pub mod tree;
 pub mod walk;
