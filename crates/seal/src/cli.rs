@@ -53,6 +53,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Seal every plaintext Secret file under a folder that the .seal.yaml rules cover.
     Tree(TreeArgs),
+    /// Add or remove recipients of existing SealedSecret files, keeping their values.
+    #[command(subcommand)]
+    Recipients(RecipientsCommand),
     /// Install `seal check` as this Git repository's pre-commit hook.
     InstallHook(InstallHookArgs),
 }
@@ -72,6 +75,30 @@ pub struct TreeArgs {
     pub config: Option<PathBuf>,
     /// Recipients for every file, instead of the rules' (the cluster is asked for rules
     /// that list none).
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+}
+
+/// `seal recipients`.
+#[derive(Debug, Subcommand)]
+pub enum RecipientsCommand {
+    /// Seal the values to these recipients too (another cluster, a break-glass key).
+    Add(RetargetArgs),
+    /// Stop sealing the values to these recipients.
+    Remove(RetargetArgs),
+}
+
+/// `seal recipients add|remove`.
+#[derive(Debug, Args)]
+pub struct RetargetArgs {
+    /// SealedSecret files, re-written in place.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// Open the values with this identity file here instead of asking the cluster's
+    /// controller; repeatable.
+    #[arg(short = 'i', long = "identity", value_name = "PATH")]
+    pub identity: Vec<String>,
+    /// The recipients to add or remove (and the cluster, without -i).
     #[command(flatten)]
     pub recipients: RecipientArgs,
 }

@@ -108,6 +108,16 @@ pub struct RunArgs {
         value_name = "age1…"
     )]
     pub backup_recipients: Vec<String>,
+    /// A recipient `seal recipients add` may add to SealedSecrets through this controller
+    /// (a disaster-recovery cluster, a break-glass key); repeatable. Nobody else can be
+    /// added: that would hand out the values.
+    #[arg(
+        long = "trusted-recipient",
+        env = "UNSEAL_TRUSTED_RECIPIENTS",
+        value_delimiter = ',',
+        value_name = "age1…"
+    )]
+    pub trusted_recipients: Vec<String>,
     /// Where the HTTP API, health and metrics listen.
     #[arg(long, env = "UNSEAL_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,

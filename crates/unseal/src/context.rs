@@ -30,6 +30,9 @@ pub struct Settings {
     pub resync_every: Duration,
     /// Recipients of the automatic key backup, if any.
     pub backup_to: Option<Recipients>,
+    /// Recipients that `POST /v1/reencrypt?add=…` may add, besides this controller's
+    /// own keys.
+    pub trusted_recipients: Vec<String>,
     /// This replica's identity (pod name) for the Lease and Events.
     pub identity: String,
     /// Lease name.
@@ -51,6 +54,7 @@ impl Settings {
             key_check_every: Duration::from_secs(60),
             resync_every: Duration::from_secs(600),
             backup_to: None,
+            trusted_recipients: Vec::new(),
             identity: identity.to_owned(),
             lease_name: "unseal-leader".to_owned(),
             lease_duration: Duration::from_secs(15),

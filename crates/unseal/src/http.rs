@@ -6,6 +6,9 @@
 //!   never plaintext.
 //! - `POST /v1/reencrypt` — the SealedSecret re-sealed to the active key (other recipients,
 //!   such as a break-glass key, are kept), same binding; plaintext never leaves.
+//!   `?add=age1…&remove=age1…` (repeatable) also changes the recipients: a removal is
+//!   always allowed, an addition only of this controller's keys or of a
+//!   `--trusted-recipient` (anyone else could otherwise re-seal to a key of their own).
 //! - `GET /healthz`, `GET /readyz`, `GET /metrics`.
 //!
 //! Request bodies are capped at 1 MiB; verify and reencrypt are rate-limited.
@@ -14,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -131,6 +134,35 @@ async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
     ([(header::CONTENT_TYPE, content_type)], ctx.metrics.render()).into_response()
 }
 
+/// The `add=` and `remove=` recipients of a reencrypt call.
+#[derive(Default)]
+struct RecipientChange {
+    add: Vec<String>,
+    remove: Vec<String>,
+}
+
+impl RecipientChange {
+    fn parse(query: Option<&str>) -> Result<Self, ApiProblem> {
+        let bad = |m: String| problem(StatusCode::BAD_REQUEST, "BadRequest", &m);
+        let mut change = Self::default();
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let list = match name {
+                "add" => &mut change.add,
+                "remove" => &mut change.remove,
+                other => return Err(bad(format!("unknown parameter {other:?}"))),
+            };
+            seal_core::keys::parse_recipient(value).map_err(|p| bad(format!("{name}: {p}")))?;
+            list.push(value.to_owned());
+        }
+        Ok(change)
+    }
+}
+
 /// Parses the body as exactly one SealedSecret (YAML or JSON).
 fn parse_one(body: &Bytes) -> Result<(SealedSecret, Format), ApiProblem> {
     let bad = |message: &str| problem(StatusCode::BAD_REQUEST, "BadRequest", message);
@@ -186,19 +218,31 @@ async fn verify(State(ctx): State<Arc<Context>>, body: Bytes) -> Result<Response
     .into_response())
 }
 
-async fn reencrypt(State(ctx): State<Arc<Context>>, body: Bytes) -> Result<Response, ApiProblem> {
+async fn reencrypt(
+    State(ctx): State<Arc<Context>>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiProblem> {
     rate_limit(&ctx)?;
+    let change = RecipientChange::parse(query.as_deref())?;
     let (sealed, format) = parse_one(&body)?;
     let keys = ctx.keys.current();
-    let active = keys.active().ok_or_else(|| {
-        problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "NoKeys",
-            "no sealing key loaded yet",
-        )
-    })?;
-    let plain = convert::open_sealed_secret(&sealed, &keys.ring).map_err(|e| refused(&e))?;
+    let active = keys.active().ok_or_else(no_keys)?;
     let held: Vec<String> = keys.ring.recipients();
+    if let Some(stranger) = change
+        .add
+        .iter()
+        .find(|r| !held.contains(r) && !ctx.settings.trusted_recipients.contains(r))
+    {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "NotTrusted",
+            &format!(
+                "{stranger} is not a key of this controller nor a --trusted-recipient; add it with an identity (seal recipients add -i) or ask the cluster admin to trust it"
+            ),
+        ));
+    }
+    let plain = convert::open_sealed_secret(&sealed, &keys.ring).map_err(|e| refused(&e))?;
     let mut to = Recipients::new();
     for r in sealed
         .spec
@@ -206,6 +250,8 @@ async fn reencrypt(State(ctx): State<Arc<Context>>, body: Bytes) -> Result<Respo
         .iter()
         .filter(|r| !held.contains(r))
         .chain([&active.recipient])
+        .chain(&change.add)
+        .filter(|r| !change.remove.contains(r))
     {
         to.add_arg("spec.recipients", r).map_err(|_| {
             problem(
@@ -214,6 +260,13 @@ async fn reencrypt(State(ctx): State<Arc<Context>>, body: Bytes) -> Result<Respo
                 "spec.recipients: not valid age recipients",
             )
         })?;
+    }
+    if to.is_empty() {
+        return Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "NoRecipients",
+            "removing these would leave no recipient",
+        ));
     }
     let mut resealed = convert::for_git(&sealed);
     resealed.spec.recipients = to.to_strings();

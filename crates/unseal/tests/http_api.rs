@@ -109,6 +109,61 @@ async fn reencrypt_moves_values_to_the_active_key_and_keeps_other_recipients() {
 }
 
 #[tokio::test]
+async fn reencrypt_adds_only_trusted_recipients_and_removes_any() {
+    let dr = age::x25519::Identity::generate();
+    let stranger = age::x25519::Identity::generate().to_public().to_string();
+    let mut settings = fast_settings("replica-a");
+    settings.trusted_recipients = vec![dr.to_public().to_string()];
+    let h = Harness::start_with(settings).await;
+    let base = h.controllers[0].http.clone();
+    let breakglass = age::x25519::Identity::generate();
+    let mut to = h.recipients();
+    to.insert(breakglass.to_public());
+    let old = yaml(&seal(
+        &plain("apps", "db", &[("password", "keep-me")]),
+        &to,
+        &SealOptions::default(),
+    ));
+    let (status, body) = http(
+        &base,
+        "POST",
+        &format!("/v1/reencrypt?add={stranger}"),
+        old.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("NotTrusted"), "{body}");
+    let path = format!(
+        "/v1/reencrypt?add={}&remove={}",
+        dr.to_public(),
+        breakglass.to_public()
+    );
+    let (status, body) = http(&base, "POST", &path, old.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    let doc = documents::parse("response", &body).expect("yaml").remove(0);
+    let resealed = convert::sealed_secret_from_value(doc.value).expect("sealed secret");
+    let mut expected = vec![
+        h.recipients().to_strings()[0].clone(),
+        dr.to_public().to_string(),
+    ];
+    expected.sort();
+    assert_eq!(resealed.spec.recipients, expected);
+    let mut ring = seal_core::KeyRing::new();
+    ring.insert(dr);
+    let opened = convert::open_sealed_secret(&resealed, &ring).expect("the DR key opens");
+    assert_eq!(opened.data["password"].expose(), b"keep-me");
+    let mut gone = seal_core::KeyRing::new();
+    gone.insert(breakglass);
+    assert!(
+        convert::open_sealed_secret(&resealed, &gone).is_err(),
+        "removed key no longer opens"
+    );
+    let (status, _) = http(&base, "POST", "/v1/reencrypt?add=age1nope", old.as_bytes()).await;
+    assert_eq!(status, 400);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn bodies_are_capped_and_calls_rate_limited() {
     let h = Harness::start().await;
     let base = &h.controllers[0].http;

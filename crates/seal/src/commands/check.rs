@@ -43,11 +43,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
             ));
         }
     } else {
+        let mut found = Vec::new();
         for path in &args.paths {
-            for file in walk::manifests(path)? {
-                let shown = file.display().to_string();
-                items.push((file.clone(), shown, Source::File(file)));
-            }
+            found.extend(walk::manifests(path)?);
+        }
+        for file in committable(found) {
+            let shown = file.display().to_string();
+            items.push((file.clone(), shown, Source::File(file)));
         }
     }
     let mut lookup = Lookup::new(args.config.as_deref())?;
@@ -87,6 +89,26 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         offences.len(),
         offending.len()
     )
+}
+
+/// The files Git would commit: inside a work tree, ignored files (local plaintext
+/// Secrets waiting for `seal tree`) are left out; outside one, all of them.
+fn committable(files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let Some(first) = files.first() else {
+        return files;
+    };
+    let dir = first
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(top) = git::top_level(dir) else {
+        return files;
+    };
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    match git::not_ignored(&top, &paths) {
+        Ok(kept) => kept.into_iter().map(Path::to_path_buf).collect(),
+        Err(_) => files,
+    }
 }
 
 /// Checks every item, on all cores; offences come back in input order.

@@ -8,6 +8,7 @@ pub mod install_hook;
 pub mod keygen;
 pub mod online;
 pub mod raw;
+pub mod recipients;
 pub mod regcred;
 pub mod seal;
 pub mod tree;
@@ -41,6 +42,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reencrypt(args)) => online::reencrypt(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Tree(args)) => tree::run(args),
+        Some(Command::Recipients(command)) => recipients::run(command),
         Some(Command::InstallHook(args)) => install_hook::run(args),
     }
 }

@@ -181,9 +181,16 @@ impl RepoConfig {
         self.rules.iter().find(|r| r.matches(&rel))
     }
 
-    /// How the rules file is named in messages.
+    /// How the rules file is named in messages: relative to the working folder when it
+    /// is below it.
     pub fn display(&self) -> String {
-        self.file.display().to_string()
+        let file = absolute(&self.file);
+        std::env::current_dir()
+            .ok()
+            .and_then(|cwd| file.strip_prefix(cwd).ok().map(Path::to_path_buf))
+            .unwrap_or(file)
+            .display()
+            .to_string()
     }
 }
 

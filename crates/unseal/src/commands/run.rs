@@ -46,6 +46,11 @@ pub fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         }
         settings.backup_to = Some(to);
     }
+    let mut trusted = Recipients::new();
+    for r in &args.trusted_recipients {
+        trusted.add_arg("--trusted-recipient", r)?;
+    }
+    settings.trusted_recipients = trusted.to_strings();
     Ok(settings)
 }
 

@@ -1,0 +1,162 @@
+//! `seal recipients add|remove FILE... -r age1…`: re-targets existing SealedSecrets (add
+//! a disaster-recovery cluster, drop a retired one) keeping every value and binding.
+//! With `-i` the values are opened here with that identity; without it the cluster's
+//! controller re-seals them (plaintext never leaves it, and it adds only keys its admin
+//! trusts). Files are written, each atomically, once every object of every file is done.
+
+use std::path::Path;
+
+use anyhow::bail;
+use seal_core::documents::{self, Format};
+use seal_core::{KeyRing, Recipients, SealedSecret, convert, files};
+
+use crate::cli::{RecipientsCommand, RetargetArgs};
+use crate::cluster::{self, Cluster};
+use crate::commands::load_recipients_if_any;
+use crate::output;
+
+/// Which way the recipients change.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Add,
+    Remove,
+}
+
+/// Runs `seal recipients add` or `seal recipients remove`.
+pub fn run(command: RecipientsCommand) -> anyhow::Result<()> {
+    match command {
+        RecipientsCommand::Add(args) => retarget(args, Direction::Add),
+        RecipientsCommand::Remove(args) => retarget(args, Direction::Remove),
+    }
+}
+
+/// One file: its objects and format.
+struct Loaded {
+    path: String,
+    format: Format,
+    objects: Vec<SealedSecret>,
+    changed: usize,
+}
+
+fn retarget(args: RetargetArgs, direction: Direction) -> anyhow::Result<()> {
+    let given = load_recipients_if_any(&args.recipients)?;
+    if given.is_empty() {
+        bail!("name the recipients with -r or -R");
+    }
+    let given = given.to_strings();
+    let mut loaded = Vec::new();
+    for path in &args.files {
+        let text = files::read_input(path)?;
+        let objects = documents::parse(path, &text)?
+            .into_iter()
+            .map(|doc| convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if objects.is_empty() {
+            bail!("{path}: no SealedSecrets");
+        }
+        loaded.push(Loaded {
+            path: path.clone(),
+            format: Format::of(&text),
+            objects,
+            changed: 0,
+        });
+    }
+    if args.identity.is_empty() {
+        through_controller(&args, &given, direction, &mut loaded)?;
+    } else {
+        let mut keys = KeyRing::new();
+        for path in &args.identity {
+            let text = files::read_input(path)?;
+            keys.add_file(files::display_name(path), &text)?;
+        }
+        for file in &mut loaded {
+            for (index, object) in file.objects.iter_mut().enumerate() {
+                let at = format!("{}: document {}", file.path, index + 1);
+                let Some(to) = target(&object.spec.recipients, &given, direction, &at)? else {
+                    continue;
+                };
+                let plain = convert::open_sealed_secret(object, &keys)
+                    .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+                let mut resealed = convert::for_git(object);
+                resealed.spec.recipients = to.to_strings();
+                resealed.spec.encrypted_data.clear();
+                convert::seal_into(&mut resealed, &plain, &to)
+                    .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+                *object = resealed;
+                file.changed += 1;
+            }
+        }
+    }
+    for file in &loaded {
+        if file.changed == 0 {
+            eprintln!("{}: unchanged", file.path);
+            continue;
+        }
+        let text = documents::render(&file.objects, file.format)?;
+        output::write_file(Path::new(&file.path), text.as_bytes(), 0o644)?;
+        eprintln!("{}: re-sealed {} SealedSecret(s)", file.path, file.changed);
+    }
+    Ok(())
+}
+
+/// The new recipients of an object, or `None` when the change is already made.
+fn target(
+    current: &[String],
+    given: &[String],
+    direction: Direction,
+    at: &str,
+) -> anyhow::Result<Option<Recipients>> {
+    let wanted: Vec<&String> = match direction {
+        Direction::Add => current.iter().chain(given).collect(),
+        Direction::Remove => current.iter().filter(|r| !given.contains(r)).collect(),
+    };
+    let mut to = Recipients::new();
+    for r in wanted {
+        to.add_arg("spec.recipients", r)?;
+    }
+    if to.is_empty() {
+        bail!("{at}: removing these would leave no recipient");
+    }
+    let mut before = current.to_vec();
+    before.sort();
+    Ok((to.to_strings() != before).then_some(to))
+}
+
+fn through_controller(
+    args: &RetargetArgs,
+    given: &[String],
+    direction: Direction,
+    loaded: &mut [Loaded],
+) -> anyhow::Result<()> {
+    let param = match direction {
+        Direction::Add => "add",
+        Direction::Remove => "remove",
+    };
+    let query: Vec<String> = given.iter().map(|r| format!("{param}={r}")).collect();
+    let path = format!("/v1/reencrypt?{}", query.join("&"));
+    cluster::block_on(async {
+        let cluster = Cluster::connect(&args.recipients.cluster).await?;
+        for file in loaded.iter_mut() {
+            for (index, object) in file.objects.iter_mut().enumerate() {
+                let at = format!("{}: document {}", file.path, index + 1);
+                if target(&object.spec.recipients, given, direction, &at)?.is_none() {
+                    continue;
+                }
+                let body = documents::render(std::slice::from_ref(object), Format::Yaml)?;
+                let answer = cluster
+                    .call("POST", &path, body.as_bytes().to_vec())
+                    .await?;
+                if answer.status != 200 {
+                    bail!("{at}: not re-sealed: {}", cluster::refusal(&answer));
+                }
+                let Some(doc) = documents::parse(&at, &answer.body)?.into_iter().next() else {
+                    bail!("{at}: the controller sent back no SealedSecret");
+                };
+                *object =
+                    convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;
+                file.changed += 1;
+            }
+        }
+        Ok(())
+    })
+}
