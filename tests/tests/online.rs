@@ -21,12 +21,18 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Self {
+        Self::start_trusting(Vec::new()).await
+    }
+
+    /// A cluster whose controller trusts these extra recipients.
+    async fn start_trusting(trusted: Vec<String>) -> Self {
         let double = Arc::new(ApiServerDouble::start().await.expect("double"));
         let url = double.url().parse().expect("url");
         let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
         let mut settings = unseal::context::Settings::new("seal-system", "test");
         settings.lease_renew_every = Duration::from_millis(100);
         settings.key_check_every = Duration::from_millis(200);
+        settings.trusted_recipients = trusted;
         let ctx = unseal::context::Context::new(client, settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -288,4 +294,64 @@ async fn no_controller_and_rbac_denied_are_one_clear_line() {
     }
     .fails_with(1);
     assert!(line.contains("cannot"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_add_through_the_controller_takes_only_trusted_keys() {
+    let dir = scratch();
+    let keygen = |name: &str| {
+        run_in(dir.path(), "seal", &["keygen", "-o", name], None).ok();
+        let text = std::fs::read_to_string(dir.path().join(name)).expect("identity");
+        text.lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .expect("public key")
+            .to_owned()
+    };
+    let dr = keygen("dr.key");
+    let stranger = keygen("stranger.key");
+    let c = Cluster::start_trusting(vec![dr.clone()]).await;
+    let file = write(dir.path(), "db.yaml", SECRET);
+    c.run(dir.path(), "seal", &[&file, "-w", "db.sealed.yaml"], None)
+        .await
+        .ok();
+    let before = std::fs::read_to_string(dir.path().join("db.sealed.yaml")).expect("sealed");
+    let refused = c
+        .run(
+            dir.path(),
+            "seal",
+            &["recipients", "add", "db.sealed.yaml", "-r", &stranger],
+            None,
+        )
+        .await
+        .fails_with(1);
+    assert!(
+        refused.contains("not a key of this controller"),
+        "{refused}"
+    );
+    let now = std::fs::read_to_string(dir.path().join("db.sealed.yaml")).expect("sealed");
+    assert_eq!(now, before, "nothing written on refusal");
+    c.run(
+        dir.path(),
+        "seal",
+        &["recipients", "add", "db.sealed.yaml", "-r", &dr],
+        None,
+    )
+    .await
+    .ok();
+    let opened = run_in(
+        dir.path(),
+        "unseal",
+        &["recover", "-i", "dr.key", "db.sealed.yaml"],
+        None,
+    )
+    .ok();
+    assert!(
+        opened.contains("b25saW5lLXZhbHVl"),
+        "the DR key opens it: {opened}"
+    );
+    let out = c
+        .run(dir.path(), "seal", &["verify", "db.sealed.yaml"], None)
+        .await
+        .ok();
+    assert!(out.contains("opens"), "the cluster still opens it: {out}");
 }

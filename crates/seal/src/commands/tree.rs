@@ -48,6 +48,9 @@ pub fn run(args: TreeArgs) -> anyhow::Result<()> {
             Err(e) => errors.push(e),
         }
     }
+    if errors.len() == 1 {
+        bail!("{}; nothing was written", errors[0]);
+    }
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("seal: {e}");
