@@ -385,7 +385,19 @@ fn the_git_hook_refuses_a_plaintext_secret_in_a_real_commit() {
         "nothing committed"
     );
 
-    // The staged content is what counts: sealing the working copy does not help.
+    // The staged content is what counts: changing only the working copy does not help.
+    let staged_text = f.read("prod/db.secret.yaml");
+    write(
+        root,
+        "prod/db.secret.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n",
+    );
+    let commit = git(root, &["commit", "-q", "-m", "oops again"]);
+    assert!(
+        !commit.status.success(),
+        "the staged plaintext is still refused"
+    );
+    write(root, "prod/db.secret.yaml", &staged_text);
     assert!(
         git(root, &["rm", "-q", "--cached", "prod/db.secret.yaml"])
             .status

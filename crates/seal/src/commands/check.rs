@@ -36,11 +36,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         let cwd = std::env::current_dir()?;
         let top = git::top_level(&cwd)?;
         for staged in git::staged(&top, walk::is_manifest)? {
-            items.push((
-                top.join(&staged.path),
-                staged.path,
-                Source::Staged(Zeroizing::new(staged.bytes)),
-            ));
+            let source = match staged.content {
+                git::StagedContent::WorkingCopy(path) => Source::File(path),
+                git::StagedContent::Blob(bytes) => Source::Staged(bytes),
+            };
+            items.push((top.join(&staged.path), staged.path, source));
         }
     } else {
         let mut found = Vec::new();
@@ -104,9 +104,8 @@ fn committable(files: Vec<PathBuf>) -> Vec<PathBuf> {
     let Ok(top) = git::top_level(dir) else {
         return files;
     };
-    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    match git::not_ignored(&top, &paths) {
-        Ok(kept) => kept.into_iter().map(Path::to_path_buf).collect(),
+    match git::committable(&top) {
+        Ok(set) => files.into_iter().filter(|f| git::is_in(&set, f)).collect(),
         Err(_) => files,
     }
 }

@@ -309,8 +309,11 @@ fn warn_unignored(planned: &[(&Candidate, Planned)]) {
     let Some(first) = planned.first() else { return };
     let dir = first.0.plaintext.parent().unwrap_or(Path::new("."));
     let Ok(top) = git::top_level(dir) else { return };
-    let paths: Vec<&Path> = planned.iter().map(|(c, _)| c.plaintext.as_path()).collect();
-    if let Ok(unignored) = git::not_ignored(&top, &paths) {
+    if let Ok(set) = git::committable(&top) {
+        let unignored = planned
+            .iter()
+            .map(|(c, _)| c.plaintext.as_path())
+            .filter(|p| git::is_in(&set, p));
         for path in unignored {
             eprintln!(
                 "seal: warning: {} holds plaintext and Git does not ignore it; add it (or `*.secret.yaml`) to .gitignore",

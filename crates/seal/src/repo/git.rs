@@ -1,11 +1,13 @@
 //! The little of Git that `seal check` and `seal install-hook` need, through the `git`
 //! command (so hooks paths, worktrees and index formats are Git's business).
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
+use zeroize::Zeroizing;
 
 /// Runs `git ARGS` in `dir` and returns its standard output.
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {
@@ -42,16 +44,25 @@ pub fn hooks_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out).trim_end()))
 }
 
-/// A file as it is staged: its path relative to the top level, and its staged bytes.
+/// A staged file: its path relative to the top level and where its staged content is.
 pub struct Staged {
     /// Relative to the work tree's top level, `/`-separated.
     pub path: String,
-    /// The staged content (not the working copy).
-    pub bytes: Vec<u8>,
+    /// Where to read what is staged.
+    pub content: StagedContent,
 }
 
-/// The files added, copied, modified or renamed in the index, with their staged content,
-/// keeping those `keep` accepts.
+/// Where a staged file's content is.
+pub enum StagedContent {
+    /// The working copy is what is staged (Git sees no unstaged change): read it there,
+    /// which is far cheaper than inflating a fresh loose object.
+    WorkingCopy(PathBuf),
+    /// The working copy differs (a partly staged file): the staged bytes themselves.
+    Blob(Zeroizing<Vec<u8>>),
+}
+
+/// The files added, copied, modified or renamed in the index, keeping those `keep`
+/// accepts.
 pub fn staged(top: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<Staged>> {
     let names = git(
         top,
@@ -63,12 +74,37 @@ pub fn staged(top: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<St
             "--diff-filter=ACMR",
         ],
     )?;
-    let paths: Vec<String> = names
+    let paths: Vec<String> = split_z(&names)
+        .filter(|p| !p.contains('\n') && keep(Path::new(p)))
+        .collect();
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let unstaged = git(top, &["diff", "--name-only", "-z"])?;
+    let unstaged: HashSet<String> = split_z(&unstaged).collect();
+    let (dirty, clean): (Vec<String>, Vec<String>) = paths
+        .into_iter()
+        .partition(|p| unstaged.contains(p) || !top.join(p).is_file());
+    let mut staged: Vec<Staged> = clean
+        .into_iter()
+        .map(|path| Staged {
+            content: StagedContent::WorkingCopy(top.join(&path)),
+            path,
+        })
+        .collect();
+    staged.extend(blobs(top, dirty)?);
+    Ok(staged)
+}
+
+fn split_z(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
+    bytes
         .split(|b| *b == 0)
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
-        .filter(|p| !p.contains('\n') && keep(Path::new(p)))
-        .collect();
+}
+
+/// The staged bytes of `paths`, through one `git cat-file --batch`.
+fn blobs(top: &Path, paths: Vec<String>) -> anyhow::Result<Vec<Staged>> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
@@ -96,10 +132,13 @@ pub fn staged(top: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<St
             .and_then(|s| s.parse::<usize>().ok())
             .filter(|_| !header.trim_end().ends_with(" missing"));
         let Some(size) = size else { continue };
-        let mut bytes = vec![0; size + 1];
+        let mut bytes = Zeroizing::new(vec![0; size + 1]);
         reader.read_exact(&mut bytes)?;
         bytes.truncate(size);
-        staged.push(Staged { path, bytes });
+        staged.push(Staged {
+            path,
+            content: StagedContent::Blob(bytes),
+        });
     }
     writer
         .join()
@@ -108,45 +147,27 @@ pub fn staged(top: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<St
     Ok(staged)
 }
 
-/// The paths among `paths` that Git would not ignore (tracked files count as not
-/// ignored).
-pub fn not_ignored<'a>(top: &Path, paths: &[&'a Path]) -> anyhow::Result<Vec<&'a Path>> {
-    let mut child = Command::new("git")
-        .args(["check-ignore", "-z", "--stdin"])
-        .current_dir(top)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot run git check-ignore")?;
-    let mut input = Vec::new();
-    for path in paths {
-        input.extend_from_slice(
-            crate::repo::config::absolute(path)
-                .as_os_str()
-                .as_encoded_bytes(),
-        );
-        input.push(0);
-    }
-    let mut stdin = child.stdin.take().context("git check-ignore: no stdin")?;
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output()?;
-    writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("git check-ignore: writer failed"))??;
-    // Exit 1 means "none ignored"; anything else above is a failure.
-    if out.status.code().is_none_or(|c| c > 1) {
-        bail!("git check-ignore failed");
-    }
-    let ignored: Vec<PathBuf> = out
-        .stdout
-        .split(|b| *b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
-        .collect();
-    Ok(paths
-        .iter()
-        .copied()
-        .filter(|p| !ignored.contains(&crate::repo::config::absolute(p)))
-        .collect())
+/// Every file Git would commit from this work tree: tracked files and untracked ones it
+/// does not ignore, as absolute paths. (One `git ls-files`, which reads the index and
+/// the ignore rules once; asking `git check-ignore` path by path is far slower.)
+pub fn committable(top: &Path) -> anyhow::Result<HashSet<PathBuf>> {
+    let out = git(
+        top,
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--full-name",
+        ],
+    )?;
+    let top = std::fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
+    Ok(split_z(&out).map(|p| top.join(p)).collect())
+}
+
+/// Whether `path` is in a [`committable`] set (compared as real paths, so a work tree
+/// reached through a symbolic link still matches).
+pub fn is_in(set: &HashSet<PathBuf>, path: &Path) -> bool {
+    std::fs::canonicalize(path).is_ok_and(|real| set.contains(&real))
 }
