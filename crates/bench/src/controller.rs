@@ -1,8 +1,8 @@
 //! Controller benchmark against the API-server double (`scripts/bench controller [N]`).
 //!
-//! The double runs in this process; the controller runs in a child process (this same
-//! executable re-run with [`CHILD_ENV`] set, calling the production
-//! `unseal::supervisor::run`), so its CPU time and memory are measured alone from /proc.
+//! The double runs in this process; the controller is the release `unseal run` binary in
+//! a child process (the shipped binary, allocator included), so its CPU time and memory
+//! are measured alone from /proc.
 //! Reports: idle RSS with no SealedSecrets, time and objects per second to sync N new
 //! SealedSecrets, CPU per reconcile, peak RSS, RSS once synced, and the writes made in a
 //! following steady period (should be zero).
@@ -14,29 +14,6 @@ use seal_core::convert::{self, SealOptions};
 use seal_core::{PlainSecret, Recipients, SecretBytes};
 
 const NS: &str = "seal-system";
-
-/// Set in the child process: the kubeconfig to run the controller with.
-pub const CHILD_ENV: &str = "SEAL_BENCH_CONTROLLER_CHILD";
-
-/// The controller, as `unseal run` would start it.
-pub fn child(kubeconfig: &str) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        let config = kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(kubeconfig)?,
-            &Default::default(),
-        )
-        .await?;
-        let client = kube::Client::try_from(config)?;
-        let mut settings = unseal::context::Settings::new(NS, "bench");
-        settings.lease_renew_every = Duration::from_millis(200);
-        settings.resync_every = Duration::from_secs(3600);
-        let ctx = unseal::context::Context::new(client, settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let (_stop, stopped) = tokio::sync::watch::channel(false);
-        unseal::supervisor::run(ctx, listener, stopped).await
-    })
-}
 
 struct Proc(u32);
 
@@ -77,8 +54,28 @@ pub async fn parent(n: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, double.kubeconfig("default"))?;
-    let mut child = std::process::Command::new(std::env::current_exe()?)
-        .env(CHILD_ENV, &kubeconfig)
+    let unseal = std::env::current_exe()?.with_file_name("unseal");
+    anyhow::ensure!(
+        unseal.exists(),
+        "{} missing: run scripts/bench (it builds unseal in release)",
+        unseal.display()
+    );
+    let mut child = std::process::Command::new(&unseal)
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "--controller-namespace",
+            NS,
+            "--identity",
+            "bench",
+            "--listen",
+            "127.0.0.1:0",
+            "--lease-renew-period",
+            "200ms",
+            "--resync-period",
+            "1h",
+        ])
         .env("UNSEAL_LOG", "warn")
         .spawn()?;
     let proc = Proc(child.id());

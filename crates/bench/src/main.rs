@@ -8,9 +8,6 @@ mod crypto;
 mod processes;
 
 fn main() -> anyhow::Result<()> {
-    if let Ok(kubeconfig) = std::env::var(controller::CHILD_ENV) {
-        return controller::child(&kubeconfig);
-    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let all = args.is_empty();
     let wants = |name: &str| all || args.iter().any(|a| a == name);

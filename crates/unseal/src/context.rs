@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
 use seal_core::Recipients;
 
+use crate::events::EventPublisher;
 use crate::keys::KeyStore;
 use crate::metrics::Metrics;
 
@@ -106,7 +106,7 @@ pub struct Context {
     /// Metrics.
     pub metrics: Metrics,
     /// Publishes Events.
-    pub recorder: Recorder,
+    pub recorder: EventPublisher,
     /// Settings.
     pub settings: Settings,
     /// Consecutive failures per object, for backoff.
@@ -122,12 +122,8 @@ pub struct Context {
 impl Context {
     /// A context for `client` with `settings`.
     pub fn new(client: Client, settings: Settings) -> Arc<Self> {
-        let reporter = Reporter {
-            controller: "unseal".to_owned(),
-            instance: Some(settings.identity.clone()),
-        };
         Arc::new(Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: EventPublisher::new(client.clone(), "unseal", &settings.identity),
             client,
             keys: Arc::new(KeyStore::default()),
             metrics: Metrics::default(),

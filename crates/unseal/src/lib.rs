@@ -9,6 +9,7 @@ pub mod clock;
 pub mod commands;
 pub mod context;
 pub mod controller;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod leader;
