@@ -4,7 +4,9 @@
 //!
 //! Both watches are metadata-only (`PartialObjectMeta`): the cache holds no ciphertext
 //! and no Secret data ever arrives through a watch, so memory stays flat with the number
-//! of SealedSecrets; the reconciler reads the one SealedSecret it works on.
+//! of SealedSecrets; the reconciler reads the one SealedSecret it works on. The cache
+//! keeps only names and versions (see [`slim`]), and only a new `metadata.generation`
+//! (a spec change) triggers a reconcile, not our own status writes.
 
 use std::sync::Arc;
 
@@ -13,13 +15,26 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use seal_core::SealedSecret;
 use tokio::sync::watch;
 
 use crate::context::Context;
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret_sync::MANAGED_SELECTOR;
+
+/// Drops what the cache does not need from a watched SealedSecret: the reconciler reads
+/// the object itself, so only its name, namespace and versions are kept. Annotations can
+/// be large (`kubectl apply` stores the whole object, ciphertext included, in
+/// `last-applied-configuration`), and so can `managedFields`.
+fn slim(object: &mut PartialObjectMeta<SealedSecret>) {
+    let meta = &mut object.metadata;
+    meta.annotations = None;
+    meta.managed_fields = None;
+    meta.labels = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+}
 
 /// Runs the controllers until `stop` turns true.
 pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
@@ -49,7 +64,14 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
             rx.changed().await.ok().map(|_| ((), rx))
         });
         let mut stopped = stop.clone();
-        let controller = Controller::new(sealed_api, watcher::Config::default())
+        let (reader, writer) = reflector::store();
+        let sealed = watcher(sealed_api, watcher::Config::default())
+            .default_backoff()
+            .modify(slim)
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(predicates::generation, Default::default());
+        let controller = Controller::for_stream(sealed, reader.clone())
             .owns(
                 secret_api,
                 watcher::Config::default().labels(MANAGED_SELECTOR),
@@ -59,7 +81,7 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
             .graceful_shutdown_on(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             });
-        stores.push(controller.store());
+        stores.push(reader);
         let ctx = ctx.clone();
         runs.push(
             controller

@@ -354,15 +354,17 @@ async fn renewal_and_rotation_keep_old_values_opening() {
     .await;
     let renewed = h.recipients();
     assert_ne!(renewed.to_strings(), first.to_strings());
-    // The recipients ConfigMap follows the active key.
+    // The recipients ConfigMap follows the active key (compared afresh each time: with a
+    // one-second period, another renewal may come before the ConfigMap is looked at).
     wait_for("published", || {
+        let active = h.recipients().to_strings()[0].clone();
         h.double
             .get(
                 &ResourceKind::config_maps(),
                 CONTROLLER_NS,
                 "unseal-recipients",
             )
-            .filter(|cm| cm["data"]["active"] == renewed.to_strings()[0].as_str())
+            .filter(|cm| cm["data"]["active"] == active.as_str())
     })
     .await;
     // Old values still open after the renewal: force a re-sync by editing the Secret.
