@@ -89,14 +89,25 @@ impl Fixture {
         run_in(self.root(), "seal", args, None)
     }
 
-    /// Whether `cluster`'s identity opens a sealed file (exit 0) or not (exit 3).
-    fn opens(&self, cluster: &str, file: &str) -> bool {
-        let run = run_in(
+    /// `unseal recover` of a sealed file with `cluster`'s identity.
+    fn recover_run(&self, cluster: &str, file: &str) -> seal_e2e::Run {
+        let identity = format!("keys/{cluster}.key");
+        run_in(
             self.root(),
             "unseal",
-            &["recover", "-i", &format!("keys/{cluster}.key"), file],
+            &["recover", "-i", &identity, file],
             None,
-        );
+        )
+    }
+
+    /// The Secrets `cluster`'s identity recovers from a sealed file.
+    fn recover(&self, cluster: &str, file: &str) -> String {
+        self.recover_run(cluster, file).ok()
+    }
+
+    /// Whether `cluster`'s identity opens a sealed file (exit 0) or not (exit 3).
+    fn opens(&self, cluster: &str, file: &str) -> bool {
+        let run = self.recover_run(cluster, file);
         match run.code {
             Some(0) => true,
             Some(3) => false,
@@ -220,13 +231,7 @@ fn an_unchanged_tree_is_not_rewritten_and_check_reports_drift() {
     );
     assert!(changed[0].0.trim_start().starts_with("password: "));
     assert_eq!(f.read("shared/db.sealed.yaml"), shared_before);
-    let opened = run_in(
-        f.root(),
-        "unseal",
-        &["recover", "-i", "keys/prod.key", "prod/db.sealed.yaml"],
-        None,
-    )
-    .ok();
+    let opened = f.recover("prod", "prod/db.sealed.yaml");
     assert!(
         opened.contains("cm90YXRlZC1wdw=="),
         "base64 of the new value: {opened}"
@@ -517,13 +522,7 @@ fn recipients_add_and_remove_keep_values_and_bindings() {
     ])
     .ok();
     assert!(!f.opens("staging", "prod/db.sealed.yaml"));
-    let recovered = run_in(
-        f.root(),
-        "unseal",
-        &["recover", "-i", "keys/prod.key", "prod/db.sealed.yaml"],
-        None,
-    )
-    .ok();
+    let recovered = f.recover("prod", "prod/db.sealed.yaml");
     assert!(
         recovered.contains("cHJvZC1wdw=="),
         "the value is kept: {recovered}"
@@ -644,4 +643,29 @@ fn bad_rules_and_bad_trees_fail_in_one_line_and_write_nothing() {
         !f.path("shared/db.sealed.yaml").exists(),
         "no file is written when one fails"
     );
+}
+
+/// On a terminal `seal tree` draws a progress bar. `script` (util-linux) gives it a
+/// pseudo-terminal; without `script` the test says so and does nothing.
+#[test]
+fn tree_shows_progress_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let f = Fixture::new();
+    let seal = seal_e2e::binary("seal").display().to_string();
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &format!("'{seal}' tree"), "/dev/null"])
+        .current_dir(f.root())
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("script runs");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("seal tree [##############################] 3/3"),
+        "{shown}"
+    );
+    assert!(shown.contains("3 created"), "{shown}");
 }
