@@ -276,6 +276,21 @@ fn seal_takes_recipients_scope_and_namespace_from_the_rules() {
     let doc = &documents(&out)[0];
     assert_eq!(doc["spec"]["recipients"], serde_json::json!([other]));
     assert_eq!(doc["spec"]["scope"], "namespace");
+    // Two rules cover a file: the first applies, and seal says so.
+    let rules = f.read(".seal.yaml")
+        + "  - path: '*/db.secret.yaml'\n    recipientsFiles: [keys/staging.txt]\n";
+    write(f.root(), ".seal.yaml", &rules);
+    let run = f.seal(&["prod/db.secret.yaml"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("prod/db.secret.yaml: covered by the rules at lines 6 and 13 of .seal.yaml; line 6 applies (first match wins)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        documents(&run.stdout)[0]["spec"]["recipients"],
+        serde_json::json!([f.recipient("prod")])
+    );
     // --config points elsewhere.
     let alt = scratch();
     write(
@@ -664,7 +679,7 @@ fn tree_shows_progress_on_a_terminal() {
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{shown}");
     assert!(
-        shown.contains("seal tree [##############################] 3/3"),
+        shown.contains("seal tree [##############################] 4/4"),
         "{shown}"
     );
     assert!(shown.contains("3 created"), "{shown}");
