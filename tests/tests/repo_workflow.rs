@@ -276,6 +276,29 @@ fn seal_takes_recipients_scope_and_namespace_from_the_rules() {
     let doc = &documents(&out)[0];
     assert_eq!(doc["spec"]["recipients"], serde_json::json!([other]));
     assert_eq!(doc["spec"]["scope"], "namespace");
+    // So do regcred and webhook, by where -w writes.
+    let run = run_in(
+        f.root(),
+        "seal",
+        &[
+            "regcred",
+            "--server",
+            "harbor.example.com",
+            "--username",
+            "robot",
+            "--password-stdin",
+            "--name",
+            "regcred",
+            "-n",
+            "apps",
+            "-w",
+            "staging/regcred.sealed.yaml",
+        ],
+        Some(b"registry-token\n"),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(f.opens("staging", "staging/regcred.sealed.yaml"));
+    assert!(!f.opens("prod", "staging/regcred.sealed.yaml"));
     // Two rules cover a file: the first applies, and seal says so.
     let rules = f.read(".seal.yaml")
         + "  - path: '*/db.secret.yaml'\n    recipientsFiles: [keys/staging.txt]\n";

@@ -63,6 +63,25 @@ pub fn load_recipients(args: &RecipientArgs) -> anyhow::Result<Recipients> {
     Ok(recipients)
 }
 
+/// The recipients for what is written to `target` (`-w`): `-r`/`-R` when given, else the
+/// `.seal.yaml` rule that covers `target`, else the cluster's controller.
+pub fn load_recipients_for(
+    args: &RecipientArgs,
+    target: Option<&std::path::Path>,
+) -> anyhow::Result<Recipients> {
+    let given = load_recipients_if_any(args)?;
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    if let Some(target) = target
+        && let Some(config) = crate::repo::config::RepoConfig::find_above(target)?
+        && let Some(listed) = config.rule_for(target).and_then(|r| r.recipients.clone())
+    {
+        return Ok(listed);
+    }
+    load_recipients(args)
+}
+
 /// The recipients from `-r` and `-R`, possibly none.
 pub fn load_recipients_if_any(args: &RecipientArgs) -> anyhow::Result<Recipients> {
     let mut recipients = Recipients::new();

@@ -10,7 +10,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::cli::RegcredArgs;
-use crate::commands::load_recipients;
+use crate::commands::load_recipients_for;
 use crate::output;
 
 /// The Secret type and key of a Docker config Secret.
@@ -25,7 +25,7 @@ pub fn run(args: RegcredArgs) -> anyhow::Result<()> {
     if args.username.is_empty() || args.username.contains(':') {
         bail!("--username: must be non-empty and must not contain ':'");
     }
-    let recipients = load_recipients(&args.recipients)?;
+    let recipients = load_recipients_for(&args.recipients, args.output.write.as_deref())?;
     let password = super::read_stdin_line("--password-stdin")?;
     let config = docker_config(
         &args.server,

@@ -13,7 +13,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::{GitProvider, WebhookArgs};
-use crate::commands::load_recipients;
+use crate::commands::load_recipients_for;
 use crate::output;
 
 impl GitProvider {
@@ -55,7 +55,7 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<()> {
             "--hook-body -: standard output would carry both the SealedSecret and the hook body; give -w for the SealedSecret"
         );
     }
-    let recipients = load_recipients(&args.recipients)?;
+    let recipients = load_recipients_for(&args.recipients, args.output.write.as_deref())?;
     let secret = match (args.provider, args.secret_stdin) {
         // Argo CD does not trim: a trailing newline would break every signature check.
         (_, true) => super::read_stdin_line("--secret-stdin")?,
