@@ -7,7 +7,6 @@
 
 use anyhow::{Context as _, bail};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 
 use crate::cli::ClusterArgs;
@@ -35,25 +34,14 @@ impl Cluster {
     /// Connects with `--kubeconfig`/`--context`, or what kube infers (KUBECONFIG,
     /// ~/.kube/config, in-cluster).
     pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Self> {
-        let options = KubeConfigOptions {
-            context: args.context.clone(),
-            ..Default::default()
-        };
-        let config = match &args.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .with_context(|| format!("{}: cannot read kubeconfig", path.display()))?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .with_context(|| format!("{}: unusable kubeconfig", path.display()))?
-            }
-            None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
-                .await
-                .context("cannot load the kubeconfig context")?,
-            None => kube::Config::infer().await.context(
-                "no recipients given (-r/-R) and no cluster configured (KUBECONFIG, --kubeconfig) to fetch them from",
-            )?,
-        };
+        let config = seal_kubeconfig::load(args.kubeconfig.as_deref(), args.context.as_deref())
+            .await
+            .map_err(|e| match e {
+                seal_kubeconfig::KubeconfigError::NotConfigured(_) => anyhow::anyhow!(
+                    "no recipients given (-r/-R) and no cluster configured (KUBECONFIG, --kubeconfig) to fetch them from"
+                ),
+                other => other.into(),
+            })?;
         let mut config = config;
         // A CLI answers at once: kube's default retries of 503/429 (up to 15, with
         // backoff to minutes) would make "no controller" look like a hang.

@@ -8,7 +8,6 @@ pub mod run;
 
 use anyhow::Context as _;
 use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::cli::{Cli, ClusterArgs, Command, KeysCommand};
 
@@ -35,24 +34,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// A client from `--kubeconfig`/`--context`, or inferred (KUBECONFIG, ~/.kube/config,
 /// in-cluster).
 pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
-    let options = KubeConfigOptions {
-        context: args.context.clone(),
-        ..Default::default()
-    };
-    let config = match &args.kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .with_context(|| format!("{}: cannot read kubeconfig", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .with_context(|| format!("{}: unusable kubeconfig", path.display()))?
-        }
-        None if args.context.is_some() => kube::Config::from_kubeconfig(&options)
-            .await
-            .context("cannot load the kubeconfig context")?,
-        None => kube::Config::infer()
-            .await
-            .context("no cluster configured (set KUBECONFIG, --kubeconfig, or run in a cluster)")?,
-    };
+    let config = seal_kubeconfig::load(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     Client::try_from(config).context("cannot create the Kubernetes client")
 }
