@@ -26,7 +26,7 @@ pub struct Settings {
     /// How often the leader checks its keys.
     pub key_check_every: Duration,
     /// How often a synced SealedSecret is checked again without any change (catches
-    /// drift of `Merge` targets, which are not watched).
+    /// drift of a `Merge` target that lost its label, which its watch selects on).
     pub resync_every: Duration,
     /// Recipients of the automatic key backup, if any.
     pub backup_to: Option<Recipients>,

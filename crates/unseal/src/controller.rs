@@ -1,6 +1,6 @@
 //! The kube-runtime `Controller` wiring: SealedSecrets in the watched namespaces, the
-//! Secrets they own through a label-selected watch only (no cluster-wide Secret cache),
-//! and a full re-sync whenever the keys change.
+//! Secrets they own and the Secrets they merge keys into, each through a label-selected
+//! watch only (no cluster-wide Secret cache), and a full re-sync whenever the keys change.
 //!
 //! Both watches are metadata-only (`PartialObjectMeta`): the cache holds no ciphertext
 //! and no Secret data ever arrives through a watch, so memory stays flat with the number
@@ -12,16 +12,17 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
+use kube::{Api, ResourceExt};
 use seal_core::SealedSecret;
 use tokio::sync::watch;
 
 use crate::context::Context;
 use crate::reconcile::{error_policy, reconcile};
-use crate::secret_sync::MANAGED_SELECTOR;
+use crate::secret_sync::{MANAGED_SELECTOR, MERGED_SELECTOR};
 
 /// Drops what the cache does not need from a watched SealedSecret: the reconciler reads
 /// the object itself, so only its name, namespace and versions are kept. Annotations can
@@ -34,6 +35,15 @@ fn slim(object: &mut PartialObjectMeta<SealedSecret>) {
     meta.labels = None;
     meta.owner_references = None;
     meta.finalizers = None;
+}
+
+/// The SealedSecret that merges keys into a Secret: the one of the same name and
+/// namespace (Merge mode writes into the Secret its SealedSecret is named after).
+fn merged_into(
+    secret: PartialObjectMeta<Secret>,
+) -> Option<ObjectRef<PartialObjectMeta<SealedSecret>>> {
+    let namespace = secret.namespace()?;
+    Some(ObjectRef::new(&secret.name_any()).within(&namespace))
 }
 
 /// Runs the controllers until `stop` turns true.
@@ -73,8 +83,13 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
             .predicate_filter(predicates::generation, Default::default());
         let controller = Controller::for_stream(sealed, reader.clone())
             .owns(
-                secret_api,
+                secret_api.clone(),
                 watcher::Config::default().labels(MANAGED_SELECTOR),
+            )
+            .watches(
+                secret_api,
+                watcher::Config::default().labels(MERGED_SELECTOR),
+                merged_into,
             )
             .reconcile_all_on(key_changes)
             .with_config(controller::Config::default().concurrency(ctx.settings.concurrency))

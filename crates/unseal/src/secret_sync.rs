@@ -17,6 +17,11 @@ pub const MANAGED_LABEL: &str = "seal.dev/managed-by";
 pub const MANAGED_VALUE: &str = "unseal";
 /// The selector for owned Secrets.
 pub const MANAGED_SELECTOR: &str = "seal.dev/managed-by=unseal";
+/// The label on Secrets the controller merges keys into (`Merge` mode), so that a watch
+/// sees them change and their sealed keys are put back at once, not at the next re-sync.
+pub const MERGED_LABEL: &str = "seal.dev/merged-by";
+/// The selector for merge targets.
+pub const MERGED_SELECTOR: &str = "seal.dev/merged-by=unseal";
 /// An existing Secret with this annotation set to `"true"` may be taken over.
 pub const ADOPT_ANNOTATION: &str = "seal.dev/adopt";
 
@@ -179,8 +184,9 @@ pub async fn sync_owned(
     Ok(Written::Updated)
 }
 
-/// `Merge` mode: write only the sealed keys into the existing Secret; its other keys,
-/// labels, annotations and owners stay as they are. A missing Secret is reported, never
+/// `Merge` mode: write only the sealed keys into the existing Secret, and the
+/// [`MERGED_LABEL`] its watch selects on; its other keys, labels, annotations and owners
+/// stay as they are. A missing Secret is reported, never
 /// created.
 pub async fn sync_merge(
     api: &Api<Secret>,
@@ -194,10 +200,14 @@ pub async fn sync_merge(
     let mut data = existing.data.clone().unwrap_or_default();
     let before = data.clone();
     data.extend(data_of(plain));
-    if data == before {
+    let labeled = existing.labels().get(MERGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE);
+    if data == before && labeled {
         return Ok(Written::Unchanged);
     }
     existing.data = Some(data);
+    existing
+        .labels_mut()
+        .insert(MERGED_LABEL.to_owned(), MANAGED_VALUE.to_owned());
     api.replace(&name, &PostParams::default(), &existing)
         .await?;
     Ok(Written::Updated)

@@ -208,7 +208,8 @@ async fn merge_mode_writes_only_its_keys_into_an_existing_secret() {
     assert_eq!(data["admin.password"], "keep");
     assert_eq!(
         merged["metadata"]["labels"],
-        json!({"app.kubernetes.io/part-of": "argocd"})
+        json!({"app.kubernetes.io/part-of": "argocd", "seal.dev/merged-by": "unseal"}),
+        "other labels kept; the merge-target label added"
     );
     assert_eq!(
         merged["metadata"]["ownerReferences"][0]["uid"],
@@ -221,6 +222,22 @@ async fn merge_mode_writes_only_its_keys_into_an_existing_secret() {
         Some(1)
     );
     h.wait_reason("argocd", "argocd-secret", "Unsealed").await;
+
+    // Someone drops the merged key (an Argo CD upgrade, a hand edit): it is put back at
+    // once through the merge-target watch (the re-sync period here is ten minutes).
+    api.patch(
+        "argocd-secret",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"data": {"webhook.github.secret": null}})),
+    )
+    .await
+    .expect("edited");
+    wait_for("merged key restored", || {
+        h.secret("argocd", "argocd-secret").filter(|s| {
+            data_of(s).get("webhook.github.secret").map(String::as_str) == Some("hmac-key")
+        })
+    })
+    .await;
 
     h.create(&seal(
         &plain("argocd", "absent", &[("k", "v")]),
