@@ -89,6 +89,18 @@ impl Fixture {
         run_in(self.root(), "seal", args, None)
     }
 
+    /// prod's Secret sealed for staging only (what the rules forbid under prod/).
+    fn sealed_for_the_wrong_cluster(&self) -> String {
+        let args = [
+            "-R",
+            "keys/staging.txt",
+            "-n",
+            "apps",
+            "prod/db.secret.yaml",
+        ];
+        self.seal(&args).ok()
+    }
+
     /// `unseal recover` of a sealed file with `cluster`'s identity.
     fn recover_run(&self, cluster: &str, file: &str) -> seal_e2e::Run {
         let identity = format!("keys/{cluster}.key");
@@ -339,15 +351,7 @@ fn check_lists_every_offender_and_passes_a_clean_tree() {
     let f = Fixture::new();
     f.seal(&["tree"]).ok();
     // A SealedSecret for prod sealed to staging only, and one that is broken.
-    let wrong = f
-        .seal(&[
-            "-R",
-            "keys/staging.txt",
-            "-n",
-            "apps",
-            "prod/db.secret.yaml",
-        ])
-        .ok();
+    let wrong = f.sealed_for_the_wrong_cluster();
     write(f.root(), "prod/wrong.yaml", &wrong);
     let broken = f
         .read("prod/db.sealed.yaml")
@@ -463,15 +467,7 @@ fn the_git_hook_refuses_a_plaintext_secret_in_a_real_commit() {
     );
 
     // A SealedSecret sealed to the wrong cluster for its folder is refused too.
-    let wrong = f
-        .seal(&[
-            "-R",
-            "keys/staging.txt",
-            "-n",
-            "apps",
-            "prod/db.secret.yaml",
-        ])
-        .ok();
+    let wrong = f.sealed_for_the_wrong_cluster();
     write(root, "prod/other.yaml", &wrong);
     assert!(git(root, &["add", "prod/other.yaml"]).status.success());
     let commit = git(root, &["commit", "-q", "-m", "wrong cluster"]);
