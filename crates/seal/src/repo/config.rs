@@ -35,25 +35,48 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-/// The file as written.
-#[derive(Deserialize)]
+/// `.seal.yaml`: how a config repo's SealedSecrets are sealed, by path.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "seal rules (.seal.yaml)")]
 struct RawConfig {
+    /// The version of this file's format: 1.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1))]
     version: Option<Spanned<u32>>,
+    /// Rules in order; the first rule whose path matches a file applies to it.
+    #[schemars(with = "Vec<RawRule>", length(min = 1))]
     rules: Vec<Spanned<RawRule>>,
 }
 
-/// One rule as written.
-#[derive(Deserialize)]
+/// One rule.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawRule {
+    /// A glob relative to the folder of .seal.yaml: `*` stays within a folder, `**`
+    /// crosses folders, a trailing `/` means everything below.
+    #[schemars(with = "String")]
     path: Spanned<String>,
+    /// age recipients (age1…) to seal to.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     recipients: Vec<Spanned<String>>,
+    /// Files of age recipients (one per line, `#` comments), relative to .seal.yaml.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     recipients_files: Vec<Spanned<String>>,
+    /// What each value is bound to (default strict).
+    #[schemars(with = "Option<Scope>")]
     scope: Option<Spanned<String>>,
+    /// The namespace for Secrets whose manifest names none.
+    #[schemars(with = "Option<String>")]
     namespace: Option<Spanned<String>>,
+}
+
+/// The JSON Schema of `.seal.yaml` (committed as `docs/seal-yaml.schema.json` for editors;
+/// a test keeps the two equal).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RawConfig);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
 
 /// One rule, checked: its pattern compiles, its recipients parse, its files were read.
@@ -411,6 +434,24 @@ mod tests {
             load("rules:\n  - path: 'prod/*'\n  - path: 'prod/**'\n  - path: '*/db.yaml'\n")
                 .expect("loads");
         assert_eq!(config.rules.len(), 3);
+    }
+
+    #[test]
+    fn the_committed_json_schema_is_current() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/seal-yaml.schema.json"
+        );
+        let generated = json_schema();
+        if std::env::var_os("SEAL_WRITE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).expect("written");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/seal-yaml.schema.json is out of date: run SEAL_WRITE_SCHEMA=1 cargo test -p seal the_committed_json_schema"
+        );
+        assert!(generated.contains("recipientsFiles") && generated.contains("\"cluster\""));
     }
 
     #[test]
