@@ -57,9 +57,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     for (rule_path, shown, source) in items {
         let governing = match lookup.config_for(&rule_path)? {
             Some(config) => config
-                .matching(&rule_path)
-                .first()
-                .and_then(|rule| config.rules.iter().position(|r| std::ptr::eq(r, *rule)))
+                .rule_index_for(&rule_path)
                 .map(|index| (config.clone(), index)),
             None => None,
         };

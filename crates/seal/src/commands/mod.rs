@@ -15,6 +15,7 @@ pub mod tree;
 pub mod webhook;
 
 use std::io::{IsTerminal, Read};
+use std::path::Path;
 
 use anyhow::Context as _;
 
@@ -25,6 +26,8 @@ use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command, RecipientArgs};
 use crate::cluster;
+use crate::repo::config::Rule;
+use crate::repo::lookup::Lookup;
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -63,23 +66,62 @@ pub fn load_recipients(args: &RecipientArgs) -> anyhow::Result<Recipients> {
     Ok(recipients)
 }
 
+/// Where recipients come from, the first that gives any: `-r`/`-R`, the `.seal.yaml` rule
+/// that covers the output, or the cluster's controller (asked at most once per run).
+pub struct RecipientChoice<'a> {
+    args: &'a RecipientArgs,
+    given: Recipients,
+    cluster: Option<Recipients>,
+}
+
+impl<'a> RecipientChoice<'a> {
+    /// Reads `-r` and `-R` now; the cluster only when first needed.
+    pub fn new(args: &'a RecipientArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            args,
+            given: load_recipients_if_any(args)?,
+            cluster: None,
+        })
+    }
+
+    /// Whether `-r`/`-R` were given (the rules' recipients then do not count).
+    pub fn explicit(&self) -> bool {
+        !self.given.is_empty()
+    }
+
+    /// The recipients for something the rule `rule` (if any) covers.
+    pub fn pick(&mut self, rule: Option<&Rule>) -> anyhow::Result<Recipients> {
+        if self.explicit() {
+            return Ok(self.given.clone());
+        }
+        if let Some(listed) = rule.and_then(|r| r.recipients.as_ref()) {
+            return Ok(listed.clone());
+        }
+        let cluster = match self.cluster.take() {
+            Some(known) => known,
+            None => load_recipients(self.args)?,
+        };
+        self.cluster = Some(cluster.clone());
+        Ok(cluster)
+    }
+}
+
 /// The recipients for what is written to `target` (`-w`): `-r`/`-R` when given, else the
 /// `.seal.yaml` rule that covers `target`, else the cluster's controller.
 pub fn load_recipients_for(
     args: &RecipientArgs,
-    target: Option<&std::path::Path>,
+    target: Option<&Path>,
 ) -> anyhow::Result<Recipients> {
-    let given = load_recipients_if_any(args)?;
-    if !given.is_empty() {
-        return Ok(given);
-    }
-    if let Some(target) = target
-        && let Some(config) = crate::repo::config::RepoConfig::find_above(target)?
-        && let Some(listed) = config.rule_for(target).and_then(|r| r.recipients.clone())
-    {
-        return Ok(listed);
-    }
-    load_recipients(args)
+    let mut choice = RecipientChoice::new(args)?;
+    let config = match target {
+        Some(target) if !choice.explicit() => Lookup::new(None)?.config_for(target)?,
+        _ => None,
+    };
+    let rule = config
+        .as_deref()
+        .zip(target)
+        .and_then(|(c, t)| c.rule_for(t));
+    choice.pick(rule)
 }
 
 /// The recipients from `-r` and `-R`, possibly none.

@@ -10,7 +10,7 @@ use seal_core::error::DocError;
 use seal_core::{PlainSecret, Recipients, SealedSecret, files};
 
 use crate::cli::SealArgs;
-use crate::commands::{load_recipients, load_recipients_if_any, read_documents};
+use crate::commands::{RecipientChoice, load_recipients_if_any, read_documents};
 use crate::output;
 use crate::repo::lookup::{Applied, Lookup};
 
@@ -24,9 +24,8 @@ pub fn run(args: SealArgs) -> anyhow::Result<()> {
     match &args.merge_into {
         Some(target) => merge_into(target, &secrets, &args),
         None => {
-            let given = load_recipients_if_any(&args.recipients)?;
+            let mut choice = RecipientChoice::new(&args.recipients)?;
             let mut lookup = Lookup::new(args.config.as_deref())?;
-            let mut from_cluster: Option<Recipients> = None;
             let mut sealed = Vec::with_capacity(secrets.len());
             for (at, secret) in &secrets {
                 let governs = rule_path(&args, at);
@@ -44,18 +43,7 @@ pub fn run(args: SealArgs) -> anyhow::Result<()> {
                     eprintln!("seal: note: {note}");
                 }
                 let rule = applied.as_ref().map(|a| a.rule);
-                let recipients = match rule.and_then(|r| r.recipients.as_ref()) {
-                    _ if !given.is_empty() => given.clone(),
-                    Some(listed) => listed.clone(),
-                    None => match &from_cluster {
-                        Some(r) => r.clone(),
-                        None => {
-                            let r = load_recipients(&args.recipients)?;
-                            from_cluster = Some(r.clone());
-                            r
-                        }
-                    },
-                };
+                let recipients = choice.pick(rule)?;
                 let rule_namespace = rule
                     .and_then(|r| r.namespace.clone())
                     .filter(|_| secret.namespace.is_none());

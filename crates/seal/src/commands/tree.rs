@@ -3,10 +3,9 @@
 //! their ciphertext, so re-running on an unchanged tree writes nothing. `--check` only
 //! reports what would change (exit 1 if anything would).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,9 +14,8 @@ use seal_core::Recipients;
 use seal_core::convert::SealOptions;
 
 use crate::cli::TreeArgs;
-use crate::commands::{load_recipients, load_recipients_if_any};
+use crate::commands::RecipientChoice;
 use crate::output;
-use crate::repo::config::RepoConfig;
 use crate::repo::lookup::Lookup;
 use crate::repo::memory::Memory;
 use crate::repo::tree::{self, Change, Job, Planned};
@@ -29,7 +27,7 @@ struct Candidate {
     sealed: PathBuf,
     relative: String,
     root: PathBuf,
-    recipients: Arc<Recipients>,
+    recipients: Recipients,
     options: SealOptions,
 }
 
@@ -127,9 +125,7 @@ fn collect(args: &TreeArgs) -> anyhow::Result<(Vec<Candidate>, usize)> {
             crate::repo::config::FILE_NAME
         );
     }
-    let given = load_recipients_if_any(&args.recipients)?;
-    let mut from_cluster: Option<Arc<Recipients>> = None;
-    let mut shared: HashMap<(PathBuf, u64), Arc<Recipients>> = HashMap::new();
+    let mut choice = RecipientChoice::new(&args.recipients)?;
     let mut candidates = Vec::new();
     let mut uncovered = 0;
     let mut outputs: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
@@ -156,42 +152,21 @@ fn collect(args: &TreeArgs) -> anyhow::Result<(Vec<Candidate>, usize)> {
                 sealed.display()
             );
         }
-        let recipients = if !given.is_empty() {
-            Arc::new(given.clone())
-        } else if let Some(listed) = &rule.recipients {
-            shared
-                .entry((config.file.clone(), rule.line))
-                .or_insert_with(|| Arc::new(listed.clone()))
-                .clone()
-        } else {
-            match &from_cluster {
-                Some(r) => r.clone(),
-                None => {
-                    let r = Arc::new(load_recipients(&args.recipients)?);
-                    from_cluster = Some(r.clone());
-                    r
-                }
-            }
-        };
+        let recipients = choice.pick(Some(rule))?;
         candidates.push(Candidate {
             plaintext: file,
             sealed,
             relative,
             root: config.root.clone(),
             recipients,
-            options: options_of(&config, rule.line),
+            options: SealOptions {
+                scope: rule.scope.unwrap_or_default(),
+                default_namespace: rule.namespace.clone(),
+                mode: Default::default(),
+            },
         });
     }
     Ok((candidates, uncovered))
-}
-
-fn options_of(config: &RepoConfig, line: u64) -> SealOptions {
-    let rule = config.rules.iter().find(|r| r.line == line);
-    SealOptions {
-        scope: rule.and_then(|r| r.scope).unwrap_or_default(),
-        default_namespace: rule.and_then(|r| r.namespace.clone()),
-        mode: Default::default(),
-    }
 }
 
 fn open_memories(candidates: &[Candidate]) -> anyhow::Result<BTreeMap<PathBuf, Memory>> {

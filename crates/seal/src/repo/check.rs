@@ -70,14 +70,8 @@ pub fn check_text(shown: &str, text: &str, governing: Option<Governing<'_>>) -> 
 /// A file that does not parse is reported only when it looks like it holds a Secret or a
 /// SealedSecret; templates (Helm's `{{ }}`) are left alone.
 fn unparsable(shown: &str, text: &str, error: &str) -> Vec<Offence> {
-    let declares = |kind: &str| {
-        text.lines().any(|l| {
-            let l = l.trim().replace(['"', '\''], "");
-            l == format!("kind: {kind}") || l.starts_with(&format!("kind: {kind},"))
-        })
-    };
-    let sealed = declares("SealedSecret");
-    let plain = declares("Secret") && !text.contains("{{");
+    let sealed = declares_kind(text, "SealedSecret");
+    let plain = declares_kind(text, "Secret") && !text.contains("{{");
     if !(sealed || plain) {
         return Vec::new();
     }
@@ -90,6 +84,17 @@ fn unparsable(shown: &str, text: &str, error: &str) -> Vec<Offence> {
         at: shown.to_owned(),
         problem: format!("a {what} that does not parse: {problem}"),
     }]
+}
+
+/// Whether a text that does not parse says, on a line of its own, that it is a `kind`
+/// (block `kind: X` or flow `kind: X,`, quoted or not).
+pub fn declares_kind(text: &str, kind: &str) -> bool {
+    let block = format!("kind: {kind}");
+    let flow = format!("{block},");
+    text.lines().any(|l| {
+        let l = l.trim().replace(['"', '\''], "");
+        l == block || l.starts_with(&flow)
+    })
 }
 
 fn kind_of(value: &Value) -> Option<(&str, &str)> {

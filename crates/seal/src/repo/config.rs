@@ -115,21 +115,6 @@ pub struct RepoConfig {
 }
 
 impl RepoConfig {
-    /// Finds the rules that apply to `path` by walking up from its folder; `None` when no
-    /// folder above holds a `.seal.yaml`.
-    pub fn find_above(path: &Path) -> Result<Option<Self>, ConfigError> {
-        let absolute = absolute(path);
-        let mut dir = absolute.parent();
-        while let Some(d) = dir {
-            let candidate = d.join(FILE_NAME);
-            if candidate.is_file() {
-                return Self::load(&candidate).map(Some);
-            }
-            dir = d.parent();
-        }
-        Ok(None)
-    }
-
     /// Reads and checks a rules file.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         let name = file.display().to_string();
@@ -200,8 +185,13 @@ impl RepoConfig {
 
     /// The rule that applies to `path`, if any.
     pub fn rule_for(&self, path: &Path) -> Option<&Rule> {
+        self.rule_index_for(path).map(|i| &self.rules[i])
+    }
+
+    /// The position in [`RepoConfig::rules`] of the rule that applies to `path`.
+    pub fn rule_index_for(&self, path: &Path) -> Option<usize> {
         let rel = self.relative(path)?;
-        self.rules.iter().find(|r| r.matches(&rel))
+        self.rules.iter().position(|r| r.matches(&rel))
     }
 
     /// How the rules file is named in messages: relative to the working folder when it
@@ -452,16 +442,5 @@ mod tests {
             "docs/seal-yaml.schema.json is out of date: run SEAL_WRITE_SCHEMA=1 cargo test -p seal the_committed_json_schema"
         );
         assert!(generated.contains("recipientsFiles") && generated.contains("\"cluster\""));
-    }
-
-    #[test]
-    fn found_by_walking_up() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
-        std::fs::write(dir.path().join(FILE_NAME), "rules:\n  - path: a/**\n").expect("writes");
-        let found = RepoConfig::find_above(&dir.path().join("a/b/s.yaml"))
-            .expect("loads")
-            .expect("found");
-        assert_eq!(found.rules[0].line, 2);
     }
 }

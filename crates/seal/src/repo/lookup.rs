@@ -90,3 +90,21 @@ impl<'a> Applied<'a> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn found_by_walking_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
+        std::fs::write(dir.path().join(FILE_NAME), "rules:\n  - path: a/**\n").expect("writes");
+        let found = Lookup::new(None)
+            .expect("no --config")
+            .config_for(&dir.path().join("a/b/s.yaml"))
+            .expect("loads")
+            .expect("found");
+        assert_eq!(found.rules[0].line, 2);
+    }
+}

@@ -15,6 +15,7 @@ use seal_core::error::DocError;
 use seal_core::{PlainSecret, Recipients, SealedSecret, envelope, files, secret};
 use serde_json::Value;
 
+use crate::repo::check::declares_kind;
 use crate::repo::memory::{FileEntries, Memory, ciphertext_hash};
 
 /// The infix that marks sealed files.
@@ -78,7 +79,7 @@ pub fn plan(job: &Job<'_>, memory: &Memory) -> Result<Option<Planned>, String> {
     }
     let mut docs = match documents::parse(&shown, &text) {
         Ok(docs) => docs,
-        Err(e) if declares_secret(&text) => return Err(format!("{e}")),
+        Err(e) if declares_kind(&text, "Secret") => return Err(format!("{e}")),
         Err(_) => return Ok(None),
     };
     let is_secret = |v: &Value| v.get("kind").and_then(Value::as_str) == Some("Secret");
@@ -174,14 +175,6 @@ fn read_existing(path: &Path) -> Result<Option<(Vec<SealedSecret>, String)>, Str
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{e} (fix or delete this sealed file)"))?;
     Ok(Some((objects, text.to_string())))
-}
-
-/// Whether a text that does not parse says it is a Secret.
-fn declares_secret(text: &str) -> bool {
-    text.lines().any(|l| {
-        let l = l.trim().replace(['"', '\''], "");
-        l == "kind: Secret" || l.starts_with("kind: Secret,")
-    })
 }
 
 #[cfg(test)]
