@@ -7,6 +7,25 @@ use std::path::{Path, PathBuf};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+/// The `--kubeconfig` and `--context` flags both binaries take.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KubeconfigArgs {
+    /// The kubeconfig file [default: $KUBECONFIG or ~/.kube/config; in a pod, its service
+    /// account].
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context [default: the current one].
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+impl KubeconfigArgs {
+    /// The configuration these flags name (see [`load`]).
+    pub async fn load(&self) -> Result<kube::Config, KubeconfigError> {
+        load(self.kubeconfig.as_deref(), self.context.as_deref()).await
+    }
+}
+
 /// Why no usable configuration was found.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {

@@ -180,12 +180,9 @@ pub struct SealArgs {
 /// Reaching the cluster (only used to fetch recipients or call the controller).
 #[derive(Debug, Args, Clone)]
 pub struct ClusterArgs {
-    /// The kubeconfig file [default: $KUBECONFIG or ~/.kube/config].
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context [default: the current one].
-    #[arg(long)]
-    pub context: Option<String>,
+    /// The kubeconfig and context.
+    #[command(flatten)]
+    pub kube: seal_kubeconfig::KubeconfigArgs,
     /// The namespace of the seal controller.
     #[arg(long, env = "SEAL_CONTROLLER_NAMESPACE", default_value = "seal-system")]
     pub controller_namespace: String,

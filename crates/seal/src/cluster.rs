@@ -34,7 +34,7 @@ impl Cluster {
     /// Connects with `--kubeconfig`/`--context`, or what kube infers (KUBECONFIG,
     /// ~/.kube/config, in-cluster).
     pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Self> {
-        let config = seal_kubeconfig::load(args.kubeconfig.as_deref(), args.context.as_deref())
+        let config = args.kube.load()
             .await
             .map_err(|e| match e {
                 seal_kubeconfig::KubeconfigError::NotConfigured(_) => anyhow::anyhow!(

@@ -34,12 +34,9 @@ pub enum Command {
 /// Reaching the cluster from outside (kubeconfig) and finding the controller.
 #[derive(Debug, Args, Clone)]
 pub struct ClusterArgs {
-    /// The kubeconfig file [default: $KUBECONFIG or ~/.kube/config, or in-cluster].
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context [default: the current one].
-    #[arg(long)]
-    pub context: Option<String>,
+    /// The kubeconfig and context.
+    #[command(flatten)]
+    pub kube: seal_kubeconfig::KubeconfigArgs,
     /// The namespace the controller keeps its keys in.
     #[arg(
         long,

@@ -34,6 +34,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// A client from `--kubeconfig`/`--context`, or inferred (KUBECONFIG, ~/.kube/config,
 /// in-cluster).
 pub async fn client(args: &ClusterArgs) -> anyhow::Result<Client> {
-    let config = seal_kubeconfig::load(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let config = args.kube.load().await?;
     Client::try_from(config).context("cannot create the Kubernetes client")
 }
