@@ -2,17 +2,15 @@
 //! kubeconfig file: `run` (environment variables, readiness, SIGTERM), `rotate`,
 //! `keys list|export|import`, and `crd` (kept in sync with deploy/crd.yaml).
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::*;
 use apiserver_double::ApiServerDouble;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use seal_core::convert::SealOptions;
-use support::*;
 
 const UNSEAL: &str = env!("CARGO_BIN_EXE_unseal");
 

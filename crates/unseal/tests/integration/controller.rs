@@ -1,10 +1,9 @@
 //! The controller against the API-server double (see support/mod.rs): every scenario the
 //! controller must handle, driven through the real kube client over HTTP.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use apiserver_double::{Fault, ResourceKind};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -12,7 +11,6 @@ use kube::{Api, ResourceExt};
 use seal_core::convert::SealOptions;
 use seal_core::{Mode, Scope, SealedSecret};
 use serde_json::json;
-use support::*;
 
 async fn secrets(h: &Harness, ns: &str) -> Api<Secret> {
     Api::namespaced(h.client.clone(), ns)

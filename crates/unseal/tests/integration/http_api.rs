@@ -1,11 +1,9 @@
 //! The controller's HTTP API against the API-server double: recipients, verify,
 //! reencrypt, health, metrics, the body cap and the rate limit.
 
-mod support;
-
+use crate::support::*;
 use seal_core::convert::{self, SealOptions};
 use seal_core::documents::{self, Format};
-use support::*;
 
 fn yaml(sealed: &seal_core::SealedSecret) -> String {
     documents::render(std::slice::from_ref(sealed), Format::Yaml)

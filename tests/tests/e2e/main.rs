@@ -1,0 +1,17 @@
+//! End-to-end tests of the built `seal` and `unseal` binaries, one module per area. They
+//! are one test binary, not one per file: each binary links kube, k8s-openapi and both
+//! crates, and a dozen of them made CI's target folder gigabytes larger and its link step
+//! the slowest part of the build.
+
+mod argocd;
+mod bad_input;
+mod break_glass;
+mod commands;
+mod deploy;
+mod examples;
+mod merge;
+mod online;
+mod readme;
+mod repo_workflow;
+mod roundtrip;
+mod scopes;
