@@ -237,6 +237,33 @@ async fn merge_mode_writes_only_its_keys_into_an_existing_secret() {
     })
     .await;
 
+    // Replaced wholesale (`kubectl replace` of Argo CD's install manifest): the label goes
+    // with it, so the label-selected watch reports the Secret as gone, which is enough to
+    // put the key and the label back at once.
+    let mut current = api.get("argocd-secret").await.expect("read");
+    current.metadata.labels = None;
+    current.data = Some(
+        [(
+            "server.secretkey".to_owned(),
+            k8s_openapi::ByteString(b"new".to_vec()),
+        )]
+        .into(),
+    );
+    api.replace("argocd-secret", &PostParams::default(), &current)
+        .await
+        .expect("replaced");
+    let repaired = wait_for("merged key restored after a replace", || {
+        h.secret("argocd", "argocd-secret").filter(|s| {
+            data_of(s).get("webhook.github.secret").map(String::as_str) == Some("hmac-key")
+        })
+    })
+    .await;
+    assert_eq!(data_of(&repaired)["server.secretkey"], "new");
+    assert_eq!(
+        repaired["metadata"]["labels"]["seal.dev/merged-by"],
+        "unseal"
+    );
+
     h.create(&seal(
         &plain("argocd", "absent", &[("k", "v")]),
         &h.recipients(),
