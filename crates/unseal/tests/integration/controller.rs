@@ -275,6 +275,23 @@ async fn merge_mode_writes_only_its_keys_into_an_existing_secret() {
         h.secret("argocd", "absent").is_none(),
         "Merge mode never creates the Secret"
     );
+    // Created later, without the label (so no watch sees it): the SecretMissing retry
+    // finds it.
+    let later: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "absent"},
+        "data": {"other": "a2VlcA=="}
+    }))
+    .expect("secret");
+    api.create(&PostParams::default(), &later)
+        .await
+        .expect("created");
+    let filled = wait_for("merged into the Secret created later", || {
+        h.secret("argocd", "absent")
+            .filter(|s| data_of(s).get("k").map(String::as_str) == Some("v"))
+    })
+    .await;
+    assert_eq!(data_of(&filled)["other"], "keep");
+    h.wait_reason("argocd", "absent", "Unsealed").await;
     h.stop().await;
 }
 
