@@ -146,6 +146,15 @@ impl ApiServerDouble {
         self.with_store(|s| s.writes())
     }
 
+    /// Successful writes so far, per resource plural, leaving out the plurals named: a
+    /// controller at rest still renews its Lease and may post Events, and a steady state
+    /// is judged on everything else.
+    pub fn writes_besides(&self, skip: &[&str]) -> BTreeMap<String, usize> {
+        let mut writes = self.writes();
+        writes.retain(|plural, _| !skip.contains(&plural.as_str()));
+        writes
+    }
+
     /// Every request so far: method and path with query.
     pub fn requests(&self) -> Vec<(String, String)> {
         self.shared

@@ -148,17 +148,10 @@ pub async fn parent(n: usize) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let cpu = proc.cpu() - cpu_before;
     let peak = proc.status("VmHWM:");
-    let writes_before: Vec<_> = double
-        .writes()
-        .into_iter()
-        .filter(|(k, _)| k != "leases" && k != "events")
-        .collect();
+    let steady = || double.writes_besides(&["leases", "events"]);
+    let writes_before = steady();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let writes_after: Vec<_> = double
-        .writes()
-        .into_iter()
-        .filter(|(k, _)| k != "leases" && k != "events")
-        .collect();
+    let writes_after = steady();
     let idle_synced = proc.status("VmRSS:");
     // jemalloc hands freed pages back over its 10-second decay; idle a while longer shows
     // where the RSS settles, not only where it is 8 s after the burst.

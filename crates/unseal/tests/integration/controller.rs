@@ -587,19 +587,11 @@ async fn a_steady_cluster_costs_no_writes() {
         h.wait_reason("apps", &format!("s{i}"), "Unsealed").await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let steady = |w: std::collections::BTreeMap<String, usize>| {
-        w.into_iter()
-            .filter(|(k, _)| k != "leases" && k != "events")
-            .collect::<Vec<_>>()
-    };
-    let before = steady(h.double.writes());
+    let steady = || h.double.writes_besides(&["leases", "events"]);
+    let before = steady();
     let reconciles_before = h.ctx().metrics.render();
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(
-        steady(h.double.writes()),
-        before,
-        "writes happened in a steady state"
-    );
+    assert_eq!(steady(), before, "writes happened in a steady state");
     assert_ne!(
         h.ctx().metrics.render(),
         reconciles_before,
