@@ -10,17 +10,11 @@ use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
 use crate::binding::{Binding, Header};
+use crate::ciphertext::{self, decode};
+pub use crate::ciphertext::{ValueShape, shape};
 use crate::error::OpenError;
 use crate::keys::{KeyRing, Recipients};
 use crate::secret_bytes::SecretBytes;
-
-/// The age v1 magic line every sealed value starts with (after base64 decoding).
-const AGE_V1_MAGIC: &[u8] = b"age-encryption.org/v1\n";
-/// The payload nonce that precedes the STREAM chunks.
-const PAYLOAD_NONCE_LEN: usize = 16;
-/// Plaintext bytes per STREAM chunk and the tag each chunk adds.
-const CHUNK_LEN: usize = 64 * 1024;
-const TAG_LEN: usize = 16;
 
 /// Sealing cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +57,8 @@ pub fn seal_value(
 
 /// Opens a sealed value standing at `at`, with the identities of `keys` that `hint`
 /// (the object's `spec.recipients`) says can open it; checks the header's binding.
+/// The ciphertext's shape is checked first ([`ciphertext::check`]): a stanza flood is
+/// refused before age parses it.
 pub fn open_value(
     sealed: &str,
     at: &Binding,
@@ -70,6 +66,7 @@ pub fn open_value(
     hint: &[String],
 ) -> Result<SecretBytes, OpenError> {
     let bytes = decode(sealed)?;
+    ciphertext::check(&bytes, hint)?;
     let decryptor = age::Decryptor::new_buffered(&bytes[..]).map_err(|e| match e {
         age::DecryptError::InvalidMac => OpenError::DecryptFailed,
         _ => OpenError::NotAge,
@@ -95,86 +92,6 @@ pub fn open_value(
     let (header, value) = Header::split(&plaintext)?;
     at.accepts(&header)?;
     Ok(SecretBytes::copy_from(value))
-}
-
-/// What can be told about a sealed value without opening it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ValueShape {
-    /// Bytes of the age ciphertext (before base64).
-    pub ciphertext_len: usize,
-    /// How many X25519 recipient stanzas it carries.
-    pub x25519_stanzas: usize,
-    /// How many stanzas of other types it carries (age adds random "grease" stanzas to
-    /// some files so that readers stay tolerant; they are not recipients).
-    pub other_stanzas: usize,
-    /// Bytes of the sealed plaintext (header line plus value).
-    pub plaintext_len: usize,
-}
-
-impl ValueShape {
-    /// The value's own length, given the header line it was sealed with.
-    pub fn value_len(&self, binding: &Binding) -> usize {
-        self.plaintext_len
-            .saturating_sub(binding.header_line().len())
-    }
-}
-
-/// Reads the public structure of a sealed value: its stanzas and its sizes.
-pub fn shape(sealed: &str) -> Result<ValueShape, OpenError> {
-    let bytes = decode(sealed)?;
-    let header = bytes.strip_prefix(AGE_V1_MAGIC).ok_or(OpenError::NotAge)?;
-    let mac_at = find(header, b"--- ").ok_or(OpenError::NotAge)?;
-    let stanza_lines = header[..mac_at]
-        .split(|b| *b == b'\n')
-        .filter(|l| l.starts_with(b"-> "));
-    let (mut x25519_stanzas, mut other_stanzas) = (0, 0);
-    for line in stanza_lines {
-        if line.starts_with(b"-> X25519 ") {
-            x25519_stanzas += 1;
-        } else {
-            other_stanzas += 1;
-        }
-    }
-    let mac_end = header[mac_at..]
-        .iter()
-        .position(|b| *b == b'\n')
-        .ok_or(OpenError::NotAge)?;
-    let payload = header.len() - (mac_at + mac_end + 1);
-    let stream = payload
-        .checked_sub(PAYLOAD_NONCE_LEN)
-        .filter(|s| *s >= TAG_LEN)
-        .ok_or(OpenError::NotAge)?;
-    let chunks = stream.div_ceil(CHUNK_LEN + TAG_LEN);
-    Ok(ValueShape {
-        ciphertext_len: bytes.len(),
-        x25519_stanzas,
-        other_stanzas,
-        plaintext_len: stream - chunks * TAG_LEN,
-    })
-}
-
-/// Decodes standard base64, ignoring ASCII whitespace (YAML may fold long scalars).
-fn decode(sealed: &str) -> Result<Vec<u8>, OpenError> {
-    let compact: String = sealed
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    STANDARD
-        .decode(compact)
-        .map_err(|_| OpenError::InvalidBase64)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if haystack.starts_with(needle) {
-        return Some(0);
-    }
-    let mut with_newline = Vec::with_capacity(needle.len() + 1);
-    with_newline.push(b'\n');
-    with_newline.extend_from_slice(needle);
-    haystack
-        .windows(with_newline.len())
-        .position(|w| w == with_newline.as_slice())
-        .map(|p| p + 1)
 }
 
 #[cfg(test)]

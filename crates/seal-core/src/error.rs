@@ -63,6 +63,13 @@ pub enum OpenError {
     /// None of the identities held can open it.
     #[error("no identity held here can open this value (sealed to other recipients)")]
     NoMatchingKey,
+    /// The ciphertext is far outside the shape `seal` produces (a stanza flood, a huge
+    /// header, a foreign stanza type): refused before the age library parses it.
+    #[error("refused before decryption: {problem}")]
+    BadShape {
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A matching identity was found but the ciphertext does not authenticate.
     #[error("the ciphertext does not authenticate (tampered or truncated)")]
     DecryptFailed,
@@ -94,6 +101,7 @@ impl OpenError {
             OpenError::InvalidBase64 => "InvalidBase64",
             OpenError::NotAge => "NotAge",
             OpenError::NoMatchingKey => "NoMatchingKey",
+            OpenError::BadShape { .. } => "InvalidSpec",
             OpenError::DecryptFailed => "DecryptFailed",
             OpenError::UnsupportedVersion { .. } => "UnsupportedVersion",
             OpenError::NotSealFormat => "NotSealFormat",

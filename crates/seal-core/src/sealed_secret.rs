@@ -18,6 +18,12 @@ pub const VERSION: &str = "v1alpha1";
 pub const API_VERSION: &str = "seal.dev/v1alpha1";
 /// The kind.
 pub const KIND: &str = "SealedSecret";
+/// The prefix of labels and annotations that only the controller and the owners of
+/// live Secrets set (`seal.dev/managed-by`, `seal.dev/sealing-key`, `seal.dev/merge-keys`,
+/// …). A template that carries one is refused by the controller: otherwise whoever can
+/// create a SealedSecret could make a Secret look like a sealing key or an opted-in
+/// merge target. `seal` drops them when sealing.
+pub const RESERVED_PREFIX: &str = "seal.dev/";
 
 /// The desired Secret, sealed.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -110,6 +116,28 @@ impl TemplateMetadata {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.annotations.is_empty()
     }
+
+    /// The first label or annotation under [`RESERVED_PREFIX`], as a field path
+    /// (`spec.template.metadata.labels.seal.dev/…`).
+    pub fn reserved_field(&self) -> Option<String> {
+        let reserved = |k: &&String| is_reserved(k);
+        if let Some(key) = self.labels.keys().find(reserved) {
+            return Some(format!("spec.template.metadata.labels.{key}"));
+        }
+        self.annotations
+            .keys()
+            .find(reserved)
+            .map(|key| format!("spec.template.metadata.annotations.{key}"))
+    }
+}
+
+/// Whether a label or annotation key is reserved for the controller (its prefix, or a
+/// subdomain of it such as `x.seal.dev/`).
+pub fn is_reserved(key: &str) -> bool {
+    key.split_once('/').is_some_and(|(prefix, _)| {
+        let prefix = prefix.to_ascii_lowercase();
+        prefix == "seal.dev" || prefix.ends_with(".seal.dev")
+    })
 }
 
 /// What the controller last did with this SealedSecret.
@@ -137,6 +165,27 @@ mod tests {
         assert_eq!(SealedSecret::kind(&()), KIND);
         assert_eq!(SealedSecret::group(&()), GROUP);
         assert_eq!(SealedSecret::version(&()), VERSION);
+    }
+
+    #[test]
+    fn reserved_metadata_is_found_in_labels_and_annotations() {
+        let mut meta = TemplateMetadata::default();
+        meta.labels.insert("app".into(), "db".into());
+        assert_eq!(meta.reserved_field(), None);
+        meta.annotations
+            .insert("keys.SEAL.dev/created-at".into(), "2099".into());
+        assert_eq!(
+            meta.reserved_field().as_deref(),
+            Some("spec.template.metadata.annotations.keys.SEAL.dev/created-at")
+        );
+        meta.labels
+            .insert("seal.dev/sealing-key".into(), "true".into());
+        assert_eq!(
+            meta.reserved_field().as_deref(),
+            Some("spec.template.metadata.labels.seal.dev/sealing-key")
+        );
+        assert!(!is_reserved("notseal.dev/x"));
+        assert!(!is_reserved("seal.dev"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use zeroize::Zeroize;
 
 use crate::error::DocError;
 use crate::names;
+use crate::sealed_secret::is_reserved;
 use crate::secret_bytes::SecretBytes;
 
 /// Annotations never carried into a SealedSecret: `kubectl apply` keeps the whole
@@ -97,8 +98,12 @@ impl PlainSecret {
             }
             Some(_) => return Err(DocError::field("metadata.namespace", "expected a string")),
         };
-        let labels = string_map(metadata, "labels", "metadata.labels")?;
+        let mut labels = string_map(metadata, "labels", "metadata.labels")?;
         let mut annotations = string_map(metadata, "annotations", "metadata.annotations")?;
+        // Set only by the controller (a Secret read back from a cluster carries them);
+        // the controller refuses a template that holds one.
+        labels.retain(|k, _| !is_reserved(k));
+        annotations.retain(|k, _| !is_reserved(k));
         for dropped in DROPPED_ANNOTATIONS {
             if let Some(mut v) = annotations.remove(*dropped) {
                 v.zeroize();
@@ -271,8 +276,9 @@ mod tests {
         let secret = PlainSecret::from_value(json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "db", "namespace": "apps", "uid": "u", "resourceVersion": "1",
-                "labels": {"app": "db"},
-                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{…}", "team": "a"}},
+                "labels": {"app": "db", "seal.dev/managed-by": "unseal"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{…}", "team": "a",
+                    "seal.dev/created-at": "2099-01-01T00:00:00Z"}},
             "type": "Opaque",
             "data": {"user": "YWRtaW4=", "both": "b2xk"},
             "stringData": {"both": "new"},
@@ -284,6 +290,7 @@ mod tests {
         assert_eq!(secret.data["user"].expose(), b"admin");
         assert_eq!(secret.data["both"].expose(), b"new");
         assert_eq!(secret.annotations.keys().collect::<Vec<_>>(), ["team"]);
+        assert_eq!(secret.labels.keys().collect::<Vec<_>>(), ["app"]);
     }
 
     #[test]
