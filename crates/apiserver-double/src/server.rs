@@ -346,7 +346,7 @@ async fn forward(
         ));
     };
     let head = format!(
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nX-Forwarded-For: 127.0.0.1\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let mut raw = Vec::new();
@@ -393,7 +393,34 @@ async fn forward(
         payload.to_owned()
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    (status, [(header::CONTENT_TYPE, upstream_type)], payload).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, upstream_type)], payload).into_response();
+    // Like the API server's proxy, pass the service's own headers on (not the hop-by-hop
+    // ones, which belong to each connection).
+    for line in head.lines().skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        let hop_by_hop = matches!(
+            name.as_str(),
+            "connection"
+                | "transfer-encoding"
+                | "content-length"
+                | "keep-alive"
+                | "content-type"
+                | "date"
+        );
+        if hop_by_hop {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value.trim()),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 fn dechunk(body: &str) -> String {

@@ -48,7 +48,7 @@ pub enum Command {
     /// Ask the controller whether SealedSecrets open there (no plaintext comes back).
     Verify(OnlineFilesArgs),
     /// Re-seal SealedSecret files to the controller's active key, in place.
-    Reencrypt(OnlineFilesArgs),
+    Reencrypt(ReencryptArgs),
     /// Fail on plaintext Secrets and on SealedSecrets the rules do not allow (pre-commit).
     Check(CheckArgs),
     /// Seal every plaintext Secret file under a folder that the .seal.yaml rules cover.
@@ -98,6 +98,10 @@ pub struct RetargetArgs {
     /// controller; repeatable.
     #[arg(short = 'i', long = "identity", value_name = "PATH")]
     pub identity: Vec<String>,
+    /// Through the controller (no -i): write the files even when it dropped recipients
+    /// it does not trust. Without it nothing is written and they are named.
+    #[arg(long)]
+    pub drop_untrusted: bool,
     /// The recipients to add or remove (and the cluster, without -i).
     #[command(flatten)]
     pub recipients: RecipientArgs,
@@ -142,6 +146,22 @@ pub struct OnlineFilesArgs {
     /// SealedSecret files.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<String>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `seal reencrypt`.
+#[derive(Debug, Args)]
+pub struct ReencryptArgs {
+    /// SealedSecret files, re-written in place.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// Write the files even when the controller dropped recipients it does not trust
+    /// (a break-glass key, another cluster). Without it nothing is written and the
+    /// dropped recipients are named.
+    #[arg(long)]
+    pub drop_untrusted: bool,
     /// The cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -28,7 +28,13 @@ pub struct Answer {
     pub status: u16,
     /// Body text.
     pub body: String,
+    /// Recipients a reencrypt dropped because the controller does not trust them (its
+    /// `seal-dropped-recipients` header).
+    pub dropped: Vec<String>,
 }
+
+/// The header in which the controller names the recipients a reencrypt dropped.
+const DROPPED_HEADER: &str = "seal-dropped-recipients";
 
 impl Cluster {
     /// Connects with `--kubeconfig`/`--context`, or what kube infers (KUBECONFIG,
@@ -115,6 +121,18 @@ impl Cluster {
             .await
             .map_err(|e| self.unreachable(&e))?;
         let status = response.status().as_u16();
+        let dropped = response
+            .headers()
+            .get(DROPPED_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         let bytes = response
             .into_body()
             .collect_bytes()
@@ -123,6 +141,7 @@ impl Cluster {
         Ok(Answer {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            dropped,
         })
     }
 }

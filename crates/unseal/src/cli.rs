@@ -80,6 +80,10 @@ pub struct ImportArgs {
     /// The identity that opens an encrypted backup.
     #[arg(short = 'i', long = "identity", value_name = "PATH")]
     pub identity: Option<String>,
+    /// Make the newest imported key the active (sealing) key. Without it imported keys
+    /// only open values: a planted or stale backup cannot take over sealing.
+    #[arg(long)]
+    pub activate: bool,
     /// The cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,

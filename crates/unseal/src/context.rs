@@ -3,14 +3,16 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::Client;
 use seal_core::Recipients;
 
 use crate::events::EventPublisher;
+use crate::http::rate_limit::ClientRates;
 use crate::keys::KeyStore;
 use crate::metrics::Metrics;
+use crate::opener::Opener;
 
 /// The controller's settings (from flags or `UNSEAL_*` variables).
 #[derive(Clone, Debug)]
@@ -63,40 +65,6 @@ impl Settings {
     }
 }
 
-/// A token bucket: `burst` requests at once, refilled at `per_second`.
-pub struct RateLimit {
-    tokens: f64,
-    last: Instant,
-    burst: f64,
-    per_second: f64,
-}
-
-impl RateLimit {
-    /// A full bucket.
-    pub fn new(burst: u32, per_second: u32) -> Self {
-        Self {
-            tokens: f64::from(burst),
-            last: Instant::now(),
-            burst: f64::from(burst),
-            per_second: f64::from(per_second),
-        }
-    }
-
-    /// Takes a token if there is one.
-    pub fn try_take(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
-        self.tokens = (self.tokens + refill).min(self.burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Shared state.
 pub struct Context {
     /// The API client.
@@ -107,6 +75,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// Publishes Events.
     pub recorder: EventPublisher,
+    /// Opens sealed values off the async runtime, bounded.
+    pub opener: Opener,
     /// Settings.
     pub settings: Settings,
     /// Consecutive failures per object, for backoff.
@@ -115,8 +85,8 @@ pub struct Context {
     synced: AtomicBool,
     /// Set while this replica leads.
     leader: AtomicBool,
-    /// Rate limit of the verify and reencrypt endpoints.
-    pub api_rate: Mutex<RateLimit>,
+    /// Rate limits of the verify and reencrypt endpoints, per client.
+    pub api_rate: ClientRates,
 }
 
 impl Context {
@@ -125,13 +95,14 @@ impl Context {
         Arc::new(Self {
             recorder: EventPublisher::new(client.clone(), "unseal", &settings.identity),
             client,
+            opener: Opener::for_this_machine(),
             keys: Arc::new(KeyStore::default()),
             metrics: Metrics::default(),
             settings,
             failures: Mutex::new(HashMap::new()),
             synced: AtomicBool::new(false),
             leader: AtomicBool::new(false),
-            api_rate: Mutex::new(RateLimit::new(20, 10)),
+            api_rate: ClientRates::new(20, 10),
         })
     }
 
@@ -170,17 +141,5 @@ impl Context {
     /// Ready: keys loaded and, on the leader, the controller's caches synced.
     pub fn is_ready(&self) -> bool {
         self.keys.is_loaded() && (!self.is_leader() || self.synced.load(Ordering::SeqCst))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limit_allows_a_burst_then_refuses() {
-        let mut limit = RateLimit::new(3, 1);
-        assert!((0..3).all(|_| limit.try_take()));
-        assert!(!limit.try_take());
     }
 }

@@ -14,10 +14,13 @@ pub mod http;
 pub mod keys;
 pub mod leader;
 pub mod metrics;
+pub mod opener;
+pub mod policy;
 pub mod reconcile;
 pub mod secret_sync;
 pub mod status;
 pub mod supervisor;
+pub mod wiped;
 
 use std::process::ExitCode;
 

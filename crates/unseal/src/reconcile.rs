@@ -10,10 +10,12 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use seal_core::error::DocError;
-use seal_core::{Mode, SealedSecret, convert};
+use seal_core::{Mode, SealedSecret};
 
 use crate::context::Context;
 use crate::metrics::{ActionLabel, ReasonLabel, ResultLabel};
+use crate::opener::{Lane, OpenFailure};
+use crate::policy;
 use crate::secret_sync::{self, Written};
 use crate::status::{self, Verdict};
 
@@ -44,30 +46,53 @@ fn object_key(sealed: &impl ResourceExt) -> String {
     )
 }
 
-/// Opens the values and writes the Secret.
-async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Written, Verdict> {
+/// Checks what the controller refuses, opens the values off the runtime and writes the
+/// Secret.
+async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<Written, Verdict> {
     let failed = |reason: &'static str, message: String| Verdict {
         synced: false,
         reason,
         message,
     };
-    let Some(namespace) = sealed.namespace() else {
-        return Err(failed(
-            "InvalidSpec",
-            "a SealedSecret must be namespaced".to_owned(),
-        ));
-    };
+    policy::admit(sealed, &ctx.settings.namespace)?;
+    let namespace = sealed.namespace().unwrap_or_default();
     let keys = ctx.keys.current();
-    let plain = convert::open_sealed_secret(sealed, &keys.ring).map_err(|e| match e {
-        DocError::Open { ref error, .. } => failed(error.reason(), e.to_string()),
-        DocError::Field { .. } => failed("InvalidSpec", e.to_string()),
-    })?;
+    let plain = ctx
+        .opener
+        .open(Lane::Reconcile, sealed.clone(), keys)
+        .await
+        .map_err(|e| match e {
+            OpenFailure::Doc(DocError::Open { ref error, .. }) => {
+                failed(error.reason(), e.to_string())
+            }
+            OpenFailure::Doc(DocError::Field { .. }) => failed("InvalidSpec", e.to_string()),
+            other => failed("Internal", other.to_string()),
+        })?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let written = match sealed.spec.mode {
         Mode::Owned => secret_sync::sync_owned(&api, sealed, &plain).await,
         Mode::Merge => secret_sync::sync_merge(&api, sealed, &plain).await,
     };
     written.map_err(|problem| failed(problem.reason(), problem.to_string()))
+}
+
+/// Whether a failure can only change with the SealedSecret's spec or the keys held (a
+/// value that does not open, a malformed or refused spec): both already trigger a
+/// reconcile, so retrying on a timer would only burn CPU (a stanza flood retried for
+/// ever was one of the attacks this controller must withstand).
+pub fn waits_for_a_change(reason: &str) -> bool {
+    matches!(
+        reason,
+        "InvalidSpec"
+            | "InvalidBase64"
+            | "NotAge"
+            | "NoMatchingKey"
+            | "DecryptFailed"
+            | "UnsupportedVersion"
+            | "NotSealFormat"
+            | "ScopeMismatch"
+            | policy::RESERVED_NAMESPACE
+    )
 }
 
 /// Reconciles one SealedSecret, named by the metadata-only cache: it is read in full here.
@@ -79,7 +104,7 @@ pub async fn reconcile(
     let namespace = meta.namespace().unwrap_or_default();
     let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
     let sealed = match api.get_opt(&meta.name_any()).await {
-        Ok(Some(sealed)) => sealed,
+        Ok(Some(sealed)) => Arc::new(sealed),
         Ok(None) => return Ok(Action::await_change()),
         Err(e) => {
             return Err(ReconcileError::NotSynced {
@@ -117,13 +142,13 @@ pub async fn reconcile(
                 .reconciles
                 .get_or_create(&ResultLabel { result: "synced" })
                 .inc();
-            ctx.record_success(&object_key(&sealed));
+            ctx.record_success(&object_key(sealed.as_ref()));
             if let Some(action) = written.action() {
                 ctx.metrics
                     .secret_writes
                     .get_or_create(&ActionLabel { action })
                     .inc();
-                tracing::info!(object = %object_key(&sealed), action, "Secret written");
+                tracing::info!(object = %object_key(sealed.as_ref()), action, "Secret written");
                 let event = Event {
                     type_: EventType::Normal,
                     reason: "Unsealed".to_owned(),
@@ -148,7 +173,7 @@ pub async fn reconcile(
                     reason: verdict.reason,
                 })
                 .inc();
-            tracing::warn!(object = %object_key(&sealed), reason = verdict.reason, message = %verdict.message, "not synced");
+            tracing::warn!(object = %object_key(sealed.as_ref()), reason = verdict.reason, message = %verdict.message, "not synced");
             if previous_reason.as_deref() != Some(verdict.reason) {
                 let event = Event {
                     type_: EventType::Warning,
@@ -169,12 +194,19 @@ pub async fn reconcile(
     }
 }
 
-/// Retries a failing SealedSecret with exponential backoff: 1 s, 2 s, 4 s, … up to 5 min.
+/// Retries a failing SealedSecret with exponential backoff: 1 s, 2 s, 4 s, … up to 5 min;
+/// a failure only a new spec or new keys can cure ([`waits_for_a_change`]) waits for
+/// that change instead.
 pub fn error_policy(
     sealed: Arc<PartialObjectMeta<SealedSecret>>,
-    _error: &ReconcileError,
+    error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
+    if let ReconcileError::NotSynced { reason, .. } = error
+        && waits_for_a_change(reason)
+    {
+        return Action::await_change();
+    }
     let failures = ctx.record_failure(&object_key(sealed.as_ref()));
     let exponent = failures.saturating_sub(1).min(16);
     Action::requeue(Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF))

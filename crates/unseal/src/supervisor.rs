@@ -80,6 +80,7 @@ pub async fn run(
             let graceful = async move {
                 let _ = shutdown.wait_for(|s| *s).await;
             };
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(graceful)
                 .await

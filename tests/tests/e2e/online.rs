@@ -325,7 +325,7 @@ async fn recipients_add_through_the_controller_takes_only_trusted_keys() {
         .await
         .fails_with(1);
     assert!(
-        refused.contains("not a key of this controller"),
+        refused.contains("neither a key of this controller"),
         "{refused}"
     );
     let now = std::fs::read_to_string(dir.path().join("db.sealed.yaml")).expect("sealed");
@@ -354,4 +354,53 @@ async fn recipients_add_through_the_controller_takes_only_trusted_keys() {
         .await
         .ok();
     assert!(out.contains("opens"), "the cluster still opens it: {out}");
+
+    // The attack: list the stranger in spec.recipients by hand and ask for a re-seal.
+    // The controller drops it and names it; the client writes nothing unless told to.
+    let sealed = std::fs::read_to_string(dir.path().join("db.sealed.yaml")).expect("sealed");
+    let forged = sealed.replacen(
+        "  recipients:\n",
+        &format!("  recipients:\n  - {stranger}\n"),
+        1,
+    );
+    assert_ne!(forged, sealed, "the fixture lists spec.recipients");
+    std::fs::write(dir.path().join("db.sealed.yaml"), &forged).expect("write");
+    let refused = c
+        .run(dir.path(), "seal", &["reencrypt", "db.sealed.yaml"], None)
+        .await
+        .fails_with(1);
+    assert!(
+        refused.contains(&stranger) && refused.contains("--drop-untrusted"),
+        "{refused}"
+    );
+    let now = std::fs::read_to_string(dir.path().join("db.sealed.yaml")).expect("sealed");
+    assert_eq!(
+        now, forged,
+        "nothing written when recipients would be dropped"
+    );
+    c.run(
+        dir.path(),
+        "seal",
+        &["reencrypt", "--drop-untrusted", "db.sealed.yaml"],
+        None,
+    )
+    .await
+    .ok();
+    let resealed = std::fs::read_to_string(dir.path().join("db.sealed.yaml")).expect("sealed");
+    assert!(!resealed.contains(&stranger), "{resealed}");
+    assert!(
+        resealed.contains(&dr),
+        "the trusted DR key is kept: {resealed}"
+    );
+    let line = run_in(
+        dir.path(),
+        "unseal",
+        &["recover", "-i", "stranger.key", "db.sealed.yaml"],
+        None,
+    )
+    .fails_with(3);
+    assert!(
+        line.contains("NoMatchingKey") || line.contains("no identity"),
+        "{line}"
+    );
 }

@@ -10,6 +10,7 @@ pub mod online;
 pub mod raw;
 pub mod recipients;
 pub mod regcred;
+pub mod reseal_reply;
 pub mod seal;
 pub mod tree;
 pub mod webhook;

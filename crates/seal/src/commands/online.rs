@@ -5,10 +5,11 @@ use std::path::Path;
 
 use anyhow::bail;
 use seal_core::documents::{self, Format};
-use seal_core::{convert, files};
+use seal_core::{SealedSecret, convert, files};
 
-use crate::cli::{FetchArgs, OnlineFilesArgs};
+use crate::cli::{FetchArgs, OnlineFilesArgs, ReencryptArgs};
 use crate::cluster::{self, Cluster};
+use crate::commands::reseal_reply;
 use crate::output;
 
 /// Some SealedSecrets do not open in the cluster (exit code 3).
@@ -32,15 +33,26 @@ pub fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     }
 }
 
+/// One SealedSecret of a file: where it stands, the object, and its rendering alone.
+struct Sent {
+    at: String,
+    object: SealedSecret,
+    body: String,
+}
+
 /// The SealedSecret documents of a file, each rendered alone, and the file's format.
-fn sealed_documents(path: &str) -> anyhow::Result<(Vec<(String, String)>, Format)> {
+fn sealed_documents(path: &str) -> anyhow::Result<(Vec<Sent>, Format)> {
     let text = files::read_input(path)?;
     let format = Format::of(&text);
     let mut out = Vec::new();
     for doc in documents::parse(path, &text)? {
-        let sealed = convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;
-        let body = documents::render(&[sealed], Format::Yaml)?;
-        out.push((doc.at.to_string(), body.to_string()));
+        let object = convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;
+        let body = documents::render(std::slice::from_ref(&object), Format::Yaml)?.to_string();
+        out.push(Sent {
+            at: doc.at.to_string(),
+            object,
+            body,
+        });
     }
     if out.is_empty() {
         bail!("{path}: no SealedSecrets");
@@ -54,7 +66,7 @@ pub fn verify(args: OnlineFilesArgs) -> anyhow::Result<()> {
         let cluster = Cluster::connect(&args.cluster).await?;
         let mut refused = Vec::new();
         for path in &args.files {
-            for (at, body) in sealed_documents(path)?.0 {
+            for Sent { at, body, .. } in sealed_documents(path)?.0 {
                 let answer = cluster
                     .call("POST", "/v1/verify", body.into_bytes())
                     .await?;
@@ -81,26 +93,26 @@ pub fn verify(args: OnlineFilesArgs) -> anyhow::Result<()> {
 }
 
 /// Re-seals every SealedSecret of each file to the active key, writing each file in
-/// place once all of its objects came back.
-pub fn reencrypt(args: OnlineFilesArgs) -> anyhow::Result<()> {
+/// place once all of its objects came back and were checked ([`reseal_reply::accept`]).
+pub fn reencrypt(args: ReencryptArgs) -> anyhow::Result<()> {
     cluster::block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         for path in &args.files {
             let (docs, format) = sealed_documents(path)?;
             let mut resealed = Vec::new();
-            for (at, body) in docs {
+            for sent in docs {
                 let answer = cluster
-                    .call("POST", "/v1/reencrypt", body.into_bytes())
+                    .call("POST", "/v1/reencrypt", sent.body.into_bytes())
                     .await?;
                 if answer.status != 200 {
-                    bail!("{at}: not re-sealed: {}", cluster::refusal(&answer));
+                    bail!("{}: not re-sealed: {}", sent.at, cluster::refusal(&answer));
                 }
-                let doc = documents::parse(&at, &answer.body)?.into_iter().next();
-                let Some(doc) = doc else {
-                    bail!("{at}: the controller sent back no SealedSecret");
-                };
-                resealed
-                    .push(convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?);
+                resealed.push(reseal_reply::accept(
+                    &sent.at,
+                    &sent.object,
+                    &answer,
+                    args.drop_untrusted,
+                )?);
             }
             let text = documents::render(&resealed, format)?;
             output::write_file(Path::new(path), text.as_bytes(), 0o644)?;

@@ -12,7 +12,7 @@ use seal_core::{KeyRing, Recipients, SealedSecret, convert, files};
 
 use crate::cli::{RecipientsCommand, RetargetArgs};
 use crate::cluster::{self, Cluster};
-use crate::commands::load_recipients_if_any;
+use crate::commands::{load_recipients_if_any, reseal_reply};
 use crate::output;
 
 /// Which way the recipients change.
@@ -149,11 +149,7 @@ fn through_controller(
                 if answer.status != 200 {
                     bail!("{at}: not re-sealed: {}", cluster::refusal(&answer));
                 }
-                let Some(doc) = documents::parse(&at, &answer.body)?.into_iter().next() else {
-                    bail!("{at}: the controller sent back no SealedSecret");
-                };
-                *object =
-                    convert::sealed_secret_from_value(doc.value).map_err(|e| e.at(&doc.at))?;
+                *object = reseal_reply::accept(&at, object, &answer, args.drop_untrusted)?;
                 file.changed += 1;
             }
         }

@@ -39,7 +39,8 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
         "{:<28} {:<64} {:<22} {:<7} USED BY",
         "NAME", "RECIPIENT", "CREATED", "ACTIVE"
     );
-    for (i, key) in set.keys.iter().enumerate() {
+    let active_name = set.active().map(|k| k.name.clone());
+    for key in &set.keys {
         let used = usage.as_ref().map_or("?".to_owned(), |items| {
             items
                 .iter()
@@ -47,7 +48,13 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
                 .count()
                 .to_string()
         });
-        let active = if i == 0 { "yes" } else { "no" };
+        let active = if Some(&key.name) == active_name.as_ref() {
+            "yes"
+        } else if key.open_only {
+            "open"
+        } else {
+            "no"
+        };
         println!(
             "{:<28} {:<64} {:<22} {:<7} {used}",
             key.name,
@@ -108,24 +115,43 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let keys = backup::read_import(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
+    let mut keys = backup::read_import(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
+    eprintln!(
+        "{}: {} key(s), whose recipients are:",
+        args.file,
+        keys.len()
+    );
+    for key in &keys {
+        eprintln!("  {}", key.identity.to_public());
+    }
+    // With --activate, the newest key of the file becomes the active one.
+    keys.sort_by_key(|k| k.created);
+    let newest = keys.len().saturating_sub(1);
     let client = super::client(&args.cluster).await?;
     let api: Api<Secret> = Api::namespaced(client, &args.cluster.controller_namespace);
-    for key in keys {
+    for (i, key) in keys.iter().enumerate() {
         let recipient = key.identity.to_public().to_string();
         let created = key.created.unwrap_or_else(clock::now);
+        let activate = args.activate && i == newest;
         match secrets::import(
             &api,
             &args.cluster.controller_namespace,
             &key.identity,
             created,
             key.name.as_deref(),
+            activate,
         )
         .await?
         {
-            Some(name) => println!("imported {recipient} as {name}"),
+            Some(name) if activate => println!("imported {recipient} as {name} (active)"),
+            Some(name) => println!("imported {recipient} as {name} (opens only)"),
             None => println!("already held: {recipient}"),
         }
+    }
+    if !args.activate {
+        eprintln!(
+            "imported keys open what was sealed to them but do not seal; add --activate to make the newest one the active key"
+        );
     }
     Ok(())
 }

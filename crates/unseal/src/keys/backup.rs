@@ -46,15 +46,18 @@ pub struct ImportedKey {
 /// The plaintext of a backup: each key as comments (name, created, public key) and its
 /// identity line. Wiped on drop.
 pub fn backup_text(keys: &[StoredKey]) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(String::new());
+    let mut text = Zeroizing::new(String::with_capacity(keys.len() * 320));
     for key in keys {
+        // The identity goes straight into the wiped buffer: a `format!` would leave an
+        // unwiped copy behind.
         text.push_str(&format!(
-            "# name: {}\n# created: {}\n# public key: {}\n{}\n",
+            "# name: {}\n# created: {}\n# public key: {}\n",
             key.name,
             key.created,
             key.identity.to_public(),
-            key.identity.to_string().expose_secret()
         ));
+        text.push_str(key.identity.to_string().expose_secret());
+        text.push('\n');
     }
     text
 }
@@ -132,6 +135,7 @@ mod tests {
             name: "seal-key-0001".into(),
             created,
             identity: x25519::Identity::generate(),
+            open_only: false,
         }];
         let owner = x25519::Identity::generate();
         let mut to = Recipients::new();

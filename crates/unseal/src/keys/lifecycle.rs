@@ -2,7 +2,7 @@
 //! recipients, refresh the backup. Every replica loads the keys (see [`load`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -21,8 +21,13 @@ use crate::clock;
 
 /// Name of the ConfigMap that publishes the recipients.
 pub const RECIPIENTS_CONFIGMAP: &str = "unseal-recipients";
-/// Name of the ConfigMap that holds the encrypted key backup.
-pub const BACKUP_CONFIGMAP: &str = "unseal-keys-backup";
+/// Name of the Secret that holds the encrypted key backup. A Secret, not a ConfigMap:
+/// age has no sender authentication and the backup recipient is public, so anyone who
+/// can write the backup can plant one; in a Secret of the controller's namespace only
+/// those who can already write the keys themselves can.
+pub const BACKUP_SECRET: &str = "unseal-keys-backup";
+/// The data key of the backup.
+pub const BACKUP_KEY: &str = "keys.age";
 /// Annotation on the backup: the recipients of the keys it covers.
 pub const BACKUP_COVERS_ANNOTATION: &str = "seal.dev/backup-covers";
 
@@ -34,6 +39,8 @@ pub struct KeyManager {
     renew_period: Option<Duration>,
     backup_to: Option<Recipients>,
     store: Arc<KeyStore>,
+    /// The backup this term last wrote: what is stored is trusted only if it is this.
+    last_backup: Mutex<Option<Vec<u8>>>,
 }
 
 impl KeyManager {
@@ -52,6 +59,7 @@ impl KeyManager {
             renew_period,
             backup_to,
             store,
+            last_backup: Mutex::new(None),
         }
     }
 
@@ -105,7 +113,10 @@ impl KeyManager {
             .await
     }
 
-    /// Refreshes the encrypted backup when it does not cover exactly the keys held.
+    /// Rewrites the encrypted backup unless what is stored is exactly what this term last
+    /// wrote and covers exactly the keys held. The controller cannot read the backup (it
+    /// is sealed to an offline key) and age does not authenticate senders, so a backup
+    /// it did not write itself (planted, or from an earlier term) is replaced.
     pub async fn refresh_backup(&self) -> kube::Result<()> {
         let Some(to) = &self.backup_to else {
             return Ok(());
@@ -121,14 +132,21 @@ impl KeyManager {
             .collect();
         covers.sort();
         let covers = covers.join(",");
-        if let Some(current) = self.config_maps.get_opt(BACKUP_CONFIGMAP).await?
-            && current
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(BACKUP_COVERS_ANNOTATION))
-                == Some(&covers)
-        {
+        let current = self.secrets.get_opt(BACKUP_SECRET).await?;
+        let stored_bytes = current
+            .as_ref()
+            .and_then(|s| s.data.as_ref())
+            .and_then(|d| d.get(BACKUP_KEY))
+            .map(|b| b.0.clone());
+        let stored_covers = current
+            .as_ref()
+            .and_then(|s| s.metadata.annotations.as_ref())
+            .and_then(|a| a.get(BACKUP_COVERS_ANNOTATION));
+        let ours = {
+            let last = self.last_backup.lock().unwrap_or_else(|p| p.into_inner());
+            last.is_some() && *last == stored_bytes
+        };
+        if ours && stored_covers == Some(&covers) {
             return Ok(());
         }
         let sealed = match backup::encrypt(backup::backup_text(&stored).as_bytes(), to) {
@@ -138,10 +156,39 @@ impl KeyManager {
                 return Ok(());
             }
         };
-        let binary = BTreeMap::from([("keys.age".to_owned(), ByteString(sealed))]);
-        let annotations = BTreeMap::from([(BACKUP_COVERS_ANNOTATION.to_owned(), covers)]);
-        self.upsert_config_map(BACKUP_CONFIGMAP, None, Some(binary), Some(annotations))
-            .await
+        let mut secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(BACKUP_SECRET.to_owned()),
+                namespace: Some(self.namespace.clone()),
+                annotations: Some(BTreeMap::from([(
+                    BACKUP_COVERS_ANNOTATION.to_owned(),
+                    covers,
+                )])),
+                ..Default::default()
+            },
+            type_: Some("Opaque".to_owned()),
+            data: Some(BTreeMap::from([(
+                BACKUP_KEY.to_owned(),
+                ByteString(sealed.clone()),
+            )])),
+            ..Default::default()
+        };
+        match current {
+            Some(current) => {
+                secret.metadata.resource_version = current.metadata.resource_version;
+                self.secrets
+                    .replace(BACKUP_SECRET, &PostParams::default(), &secret)
+                    .await?;
+            }
+            None => {
+                self.secrets.create(&PostParams::default(), &secret).await?;
+            }
+        }
+        if !ours {
+            tracing::info!("key backup written (what was stored was not written by this term)");
+        }
+        *self.last_backup.lock().unwrap_or_else(|p| p.into_inner()) = Some(sealed);
+        Ok(())
     }
 
     async fn upsert_config_map(

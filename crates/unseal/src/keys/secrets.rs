@@ -27,6 +27,14 @@ pub const KEY_SELECTOR: &str = "seal.dev/sealing-key=true";
 pub const CREATED_ANNOTATION: &str = "seal.dev/created-at";
 /// Annotation: the key's public recipient.
 pub const RECIPIENT_ANNOTATION: &str = "seal.dev/recipient";
+/// Annotation `"true"`: the key opens values but is never the active (sealing) key. Set
+/// on keys imported without `--activate`, so that a planted or stale backup cannot take
+/// over sealing.
+pub const OPEN_ONLY_ANNOTATION: &str = "seal.dev/open-only";
+/// How far in the future a key's creation time may lie (clock skew between whoever made
+/// it and this replica); a key "made" later than that is refused: the newest key is the
+/// active one, so a far-future date would pin sealing to it and stop renewal.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// The data key holding the identity file.
 pub const IDENTITY_KEY: &str = "identity.txt";
 /// Name prefix of generated keys.
@@ -40,6 +48,8 @@ pub struct StoredKey {
     pub created: Timestamp,
     /// The identity.
     pub identity: x25519::Identity,
+    /// Whether it only opens (never the active key).
+    pub open_only: bool,
 }
 
 /// Why a key Secret could not be read (the message never includes key material).
@@ -52,13 +62,20 @@ pub struct BadKey {
     pub problem: &'static str,
 }
 
-/// Reads a key Secret.
+/// Reads a key Secret. A Secret that has ownerReferences (the controller never owns a
+/// key; a Secret unsealed from a SealedSecret is owned by it) or a creation time in the
+/// future is refused: both are signs of a key someone planted.
 pub fn decode(secret: &Secret) -> Result<StoredKey, BadKey> {
     let name = secret.name_any();
     let bad = |problem| BadKey {
         name: name.clone(),
         problem,
     };
+    if !secret.owner_references().is_empty() {
+        return Err(bad(
+            "has ownerReferences (key Secrets are never owned; was it made from a SealedSecret?)",
+        ));
+    }
     let bytes = secret
         .data
         .as_ref()
@@ -79,41 +96,53 @@ pub fn decode(secret: &Secret) -> Result<StoredKey, BadKey> {
         .and_then(|t| t.parse::<Timestamp>().ok())
         .or_else(|| secret.metadata.creation_timestamp.as_ref().map(|t| t.0))
         .unwrap_or(Timestamp::UNIX_EPOCH);
+    if created.as_second() > clock::now().as_second() + MAX_CLOCK_SKEW_SECS {
+        return Err(bad("its creation time lies in the future"));
+    }
+    let open_only = secret
+        .annotations()
+        .get(OPEN_ONLY_ANNOTATION)
+        .is_some_and(|v| v == "true");
     Ok(StoredKey {
         name,
         created,
         identity,
+        open_only,
     })
 }
 
-/// Builds the Secret for a key.
+/// Builds the Secret for a key (`open_only`: it opens but never seals).
 pub fn encode(
     name: &str,
     namespace: &str,
     identity: &x25519::Identity,
     created: Timestamp,
+    open_only: bool,
 ) -> Secret {
     let recipient = identity.to_public().to_string();
-    let file = format!(
-        "# created: {created}\n# public key: {recipient}\n{}\n",
-        identity.to_string().expose_secret()
-    );
+    let mut file = Zeroizing::new(format!("# created: {created}\n# public key: {recipient}\n"));
+    file.push_str(identity.to_string().expose_secret());
+    file.push('\n');
+    let mut annotations = BTreeMap::from([
+        (CREATED_ANNOTATION.to_owned(), created.to_string()),
+        (RECIPIENT_ANNOTATION.to_owned(), recipient),
+    ]);
+    if open_only {
+        annotations.insert(OPEN_ONLY_ANNOTATION.to_owned(), "true".to_owned());
+    }
     Secret {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
             namespace: Some(namespace.to_owned()),
             labels: Some(BTreeMap::from([(KEY_LABEL.to_owned(), "true".to_owned())])),
-            annotations: Some(BTreeMap::from([
-                (CREATED_ANNOTATION.to_owned(), created.to_string()),
-                (RECIPIENT_ANNOTATION.to_owned(), recipient),
-            ])),
+            annotations: Some(annotations),
             ..Default::default()
         },
         type_: Some("Opaque".to_owned()),
         immutable: Some(true),
         data: Some(BTreeMap::from([(
             IDENTITY_KEY.to_owned(),
-            ByteString(file.into_bytes()),
+            ByteString(file.as_bytes().to_vec()),
         )])),
         ..Default::default()
     }
@@ -157,6 +186,7 @@ pub async fn create_next(api: &Api<Secret>, namespace: &str) -> kube::Result<Cre
         namespace,
         &x25519::Identity::generate(),
         clock::now(),
+        false,
     );
     match api.create(&PostParams::default(), &secret).await {
         Ok(_) => Ok(Created::Made(name)),
@@ -168,14 +198,22 @@ pub async fn create_next(api: &Api<Secret>, namespace: &str) -> kube::Result<Cre
 /// Stores an identity brought from outside (a restored backup or your own key), unless a
 /// key with its recipient is already held. A restored key keeps its former name when that
 /// name is free (so the generation order survives a restore); otherwise it is named
-/// `seal-key-imported-…`. Returns the name when a Secret was created.
+/// `seal-key-imported-…`. It opens values but never becomes the active key unless
+/// `activate` (then it is stamped as made now, so it is the newest). Returns the name
+/// when a Secret was created.
 pub async fn import(
     api: &Api<Secret>,
     namespace: &str,
     identity: &x25519::Identity,
     created: Timestamp,
     former_name: Option<&str>,
+    activate: bool,
 ) -> kube::Result<Option<String>> {
+    let created = if activate {
+        clock::now()
+    } else {
+        created.min(clock::now())
+    };
     let recipient = identity.to_public().to_string();
     let existing = list(api).await?;
     let held = existing
@@ -193,7 +231,7 @@ pub async fn import(
     match api
         .create(
             &PostParams::default(),
-            &encode(&name, namespace, identity, created),
+            &encode(&name, namespace, identity, created, !activate),
         )
         .await
     {
@@ -211,7 +249,7 @@ mod tests {
     fn encode_then_decode() {
         let identity = x25519::Identity::generate();
         let created: Timestamp = "2026-01-02T03:04:05Z".parse().expect("time");
-        let secret = encode("seal-key-0007", "seal-system", &identity, created);
+        let secret = encode("seal-key-0007", "seal-system", &identity, created, false);
         let key = decode(&secret).expect("decodes");
         assert_eq!(key.name, "seal-key-0007");
         assert_eq!(key.created, created);
@@ -230,6 +268,7 @@ mod tests {
             "ns",
             &x25519::Identity::generate(),
             Timestamp::UNIX_EPOCH,
+            false,
         );
         secret.data = Some(BTreeMap::from([(
             IDENTITY_KEY.to_owned(),
@@ -237,5 +276,20 @@ mod tests {
         )]));
         let err = decode(&secret).err().expect("fails").to_string();
         assert_eq!(err, "key Secret k: malformed identity");
+    }
+
+    #[test]
+    fn planted_keys_are_refused() {
+        let identity = x25519::Identity::generate();
+        let future: Timestamp = "2099-01-01T00:00:00Z".parse().expect("time");
+        let planted = encode("seal-key-9999", "ns", &identity, future, false);
+        let err = decode(&planted).err().expect("future").to_string();
+        assert!(err.contains("in the future"), "{err}");
+        let mut owned = encode("db", "ns", &identity, clock::now(), false);
+        owned.metadata.owner_references = Some(vec![Default::default()]);
+        let err = decode(&owned).err().expect("owned").to_string();
+        assert!(err.contains("ownerReferences"), "{err}");
+        let open_only = encode("k", "ns", &identity, clock::now(), true);
+        assert!(decode(&open_only).expect("decodes").open_only);
     }
 }

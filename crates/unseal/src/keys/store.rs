@@ -19,6 +19,8 @@ pub struct KeyInfo {
     pub recipient: String,
     /// When it was made.
     pub created: Timestamp,
+    /// Whether it only opens values (imported without `--activate`): never active.
+    pub open_only: bool,
 }
 
 /// One consistent view of the keys.
@@ -26,7 +28,8 @@ pub struct KeyInfo {
 pub struct KeySet {
     /// The identities, for opening.
     pub ring: KeyRing,
-    /// Facts about each key, newest first; the first is the active one.
+    /// Facts about each key, newest first; the first that is not open-only is the active
+    /// one.
     pub keys: Vec<KeyInfo>,
 }
 
@@ -44,6 +47,7 @@ impl KeySet {
                         name: key.name,
                         recipient: key.identity.to_public().to_string(),
                         created: key.created,
+                        open_only: key.open_only,
                     });
                     set.ring.insert(key.identity);
                 }
@@ -56,9 +60,9 @@ impl KeySet {
         (set, bad)
     }
 
-    /// The key new values are sealed to.
+    /// The key new values are sealed to: the newest that is not open-only.
     pub fn active(&self) -> Option<&KeyInfo> {
-        self.keys.first()
+        self.keys.iter().find(|k| !k.open_only)
     }
 }
 
@@ -123,19 +127,28 @@ mod tests {
             "ns",
             &x25519::Identity::generate(),
             t("2026-01-01T00:00:00Z"),
+            false,
         );
         let new = secrets::encode(
             "seal-key-0002",
             "ns",
             &x25519::Identity::generate(),
             t("2026-02-01T00:00:00Z"),
+            false,
+        );
+        let imported = secrets::encode(
+            "seal-key-imported-x",
+            "ns",
+            &x25519::Identity::generate(),
+            t("2026-03-01T00:00:00Z"),
+            true,
         );
         let mut broken = old.clone();
         broken.metadata.name = Some("broken".into());
         broken.data = None;
-        let (set, bad) = KeySet::from_secrets([&old, &new, &broken]);
+        let (set, bad) = KeySet::from_secrets([&old, &new, &broken, &imported]);
         assert_eq!(set.active().map(|k| k.name.as_str()), Some("seal-key-0002"));
-        assert_eq!(set.ring.len(), 2);
+        assert_eq!(set.ring.len(), 3);
         assert_eq!(bad.len(), 1);
         let store = KeyStore::default();
         let rx = store.subscribe();

@@ -233,16 +233,33 @@ async fn rotate_list_export_and_import() {
             .count(),
         2
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for key in &h.ctx().keys.current().keys {
+        assert!(
+            stderr.contains(&key.recipient),
+            "import lists what it imports: {stderr}"
+        );
+    }
     let keys: Api<Secret> = Api::namespaced(client_for(&fresh), CONTROLLER_NS);
     let restored = unseal::keys::secrets::list(&keys).await.expect("list");
     let (set, bad) = unseal::keys::KeySet::from_secrets(&restored);
     assert!(bad.is_empty());
     assert_eq!(set.keys.len(), 2);
     assert_eq!(
-        set.active().map(|k| k.recipient.clone()),
-        h.ctx().keys.current().active().map(|k| k.recipient.clone()),
-        "creation times survive the backup, so the same key is active"
+        set.active(),
+        None,
+        "imported keys open but never seal unless --activate"
     );
+    let names: Vec<String> = set.keys.iter().map(|k| k.name.clone()).collect();
+    let before: Vec<String> = h
+        .ctx()
+        .keys
+        .current()
+        .keys
+        .iter()
+        .map(|k| k.name.clone())
+        .collect();
+    assert_eq!(names, before, "names and creation order survive the backup");
     let out = unseal(
         &fresh_config,
         &[
@@ -260,6 +277,35 @@ async fn rotate_list_export_and_import() {
             .filter(|l| l.starts_with("already held"))
             .count(),
         2
+    );
+
+    let third = tempfile::tempdir().expect("tempdir");
+    let activated = ApiServerDouble::start().await.expect("double");
+    let activated_config = kubeconfig(&activated, third.path());
+    let out = unseal(
+        &activated_config,
+        &[
+            "keys",
+            "import",
+            &backup_s,
+            "-i",
+            &offline_file.display().to_string(),
+            "--activate",
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: Api<Secret> = Api::namespaced(client_for(&activated), CONTROLLER_NS);
+    let restored = unseal::keys::secrets::list(&keys).await.expect("list");
+    let (set, _) = unseal::keys::KeySet::from_secrets(&restored);
+    assert_eq!(
+        set.active().map(|k| k.recipient.clone()),
+        h.ctx().keys.current().active().map(|k| k.recipient.clone()),
+        "--activate makes the newest key of the backup the sealing key again"
     );
     h.stop().await;
 }

@@ -174,6 +174,7 @@ async fn merge_mode_writes_only_its_keys_into_an_existing_secret() {
     let api = secrets(&h, "argocd").await;
     let existing: Secret = serde_json::from_value(json!({
         "metadata": {"name": "argocd-secret", "labels": {"app.kubernetes.io/part-of": "argocd"},
+                     "annotations": {"seal.dev/merge-keys": "webhook.github.secret"},
                      "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "other-owner"}]},
         "data": {"server.secretkey": "a2VlcA==", "admin.password": "a2VlcA=="}
     }))
@@ -278,7 +279,7 @@ async fn merge_mode_writes_only_its_keys_into_an_existing_secret() {
     // Created later, without the label (so no watch sees it): the SecretMissing retry
     // finds it.
     let later: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "absent"},
+        "metadata": {"name": "absent", "annotations": {"seal.dev/merge-keys": "k"}},
         "data": {"other": "a2VlcA=="}
     }))
     .expect("secret");
@@ -465,14 +466,27 @@ async fn rotate_and_import_are_picked_up_live() {
     ))
     .await;
     h.wait_reason("apps", "byok", "NoMatchingKey").await;
-    unseal::keys::secrets::import(&keys, CONTROLLER_NS, &outside, unseal::clock::now(), None)
-        .await
-        .expect("imported");
+    let active = h.recipients().to_strings();
+    unseal::keys::secrets::import(
+        &keys,
+        CONTROLLER_NS,
+        &outside,
+        unseal::clock::now(),
+        None,
+        false,
+    )
+    .await
+    .expect("imported");
     wait_for("opened with the imported key", || {
         h.secret("apps", "byok")
             .filter(|s| data_of(s)["k"] == "byok-value")
     })
     .await;
+    assert_eq!(
+        h.recipients().to_strings(),
+        active,
+        "an import without --activate opens but never becomes the sealing key"
+    );
     h.stop().await;
 }
 
@@ -626,18 +640,12 @@ async fn a_backup_recipient_gets_a_fresh_encrypted_backup_after_each_new_key() {
     let mut settings = fast_settings("replica-a");
     settings.backup_to = Some(to);
     let h = Harness::start_with(settings).await;
-    let backup = |h: &Harness| {
-        h.double.get(
-            &ResourceKind::config_maps(),
-            CONTROLLER_NS,
-            "unseal-keys-backup",
-        )
-    };
+    let backup = |h: &Harness| h.secret(CONTROLLER_NS, "unseal-keys-backup");
     let covered = |h: &Harness| {
         use base64::Engine as _;
-        let cm = backup(h)?;
+        let secret = backup(h)?;
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(cm["binaryData"]["keys.age"].as_str()?)
+            .decode(secret["data"]["keys.age"].as_str()?)
             .ok()?;
         let mut ring = seal_core::KeyRing::new();
         ring.insert(offline.clone());
@@ -656,7 +664,7 @@ async fn a_backup_recipient_gets_a_fresh_encrypted_backup_after_each_new_key() {
     let text = backup(&h).expect("backup").to_string();
     assert!(
         !text.contains("AGE-SECRET-KEY-1"),
-        "plaintext identity in the backup ConfigMap"
+        "plaintext identity in the backup Secret"
     );
     h.stop().await;
 }

@@ -67,12 +67,16 @@ async fn verify_says_whether_it_opens_without_plaintext() {
 }
 
 #[tokio::test]
-async fn reencrypt_moves_values_to_the_active_key_and_keeps_other_recipients() {
-    let h = Harness::start().await;
-    let base = h.controllers[0].http.clone();
+async fn reencrypt_moves_values_to_the_active_key_and_keeps_only_trusted_recipients() {
     let breakglass = age::x25519::Identity::generate();
+    let stranger = age::x25519::Identity::generate();
+    let mut settings = fast_settings("replica-a");
+    settings.trusted_recipients = vec![breakglass.to_public().to_string()];
+    let h = Harness::start_with(settings).await;
+    let base = h.controllers[0].http.clone();
     let mut to = h.recipients();
     to.insert(breakglass.to_public());
+    to.insert(stranger.to_public());
     let old = seal(
         &plain("apps", "db", &[("password", "keep-me")]),
         &to,
@@ -88,9 +92,15 @@ async fn reencrypt_moves_values_to_the_active_key_and_keeps_other_recipients() {
     })
     .await;
     let active = h.recipients().to_strings()[0].clone();
-    let (status, body) = http(&base, "POST", "/v1/reencrypt", yaml(&old).as_bytes()).await;
+    let (status, headers, body) =
+        http_with_headers(&base, "POST", "/v1/reencrypt", yaml(&old).as_bytes()).await;
     assert_eq!(status, 200, "{body}");
     assert!(!body.contains("keep-me"));
+    let stranger_r = stranger.to_public().to_string();
+    assert!(
+        headers.contains(&format!("seal-dropped-recipients: {stranger_r}")),
+        "the untrusted recipient is named as dropped: {headers}"
+    );
     let doc = documents::parse("response", &body).expect("yaml").remove(0);
     let resealed = convert::sealed_secret_from_value(doc.value).expect("sealed secret");
     let mut expected = vec![active, breakglass.to_public().to_string()];
@@ -98,8 +108,8 @@ async fn reencrypt_moves_values_to_the_active_key_and_keeps_other_recipients() {
     assert_eq!(resealed.spec.recipients, expected);
     let mut only_breakglass = seal_core::KeyRing::new();
     only_breakglass.insert(breakglass);
-    let opened =
-        convert::open_sealed_secret(&resealed, &only_breakglass).expect("break-glass still opens");
+    let opened = convert::open_sealed_secret(&resealed, &only_breakglass)
+        .expect("the trusted break-glass key still opens");
     assert_eq!(opened.data["password"].expose(), b"keep-me");
     let opened = convert::open_sealed_secret(&resealed, &h.key_ring()).expect("cluster opens");
     assert_eq!(opened.data["password"].expose(), b"keep-me");

@@ -269,6 +269,18 @@ pub fn data_of(secret: &Value) -> std::collections::BTreeMap<String, String> {
 
 /// A plain HTTP/1.1 request over a fresh connection; returns status and body.
 pub async fn http(base: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let (status, _, body) = http_with_headers(base, method, path, body).await;
+    (status, body)
+}
+
+/// A plain HTTP/1.1 request; returns status, the response head (lower-cased header lines)
+/// and body.
+pub async fn http_with_headers(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
@@ -286,11 +298,8 @@ pub async fn http(base: &str, method: &str, path: &str, body: &[u8]) -> (u16, St
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, dechunk(&body))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_ascii_lowercase(), dechunk(body))
 }
 
 /// Undoes chunked transfer encoding when present (best effort, for test bodies).

@@ -1,0 +1,259 @@
+//! `POST /v1/verify` and `POST /v1/reencrypt`: the two endpoints that open values.
+//!
+//! The trust rule of re-encryption: the controller cannot verify `spec.recipients`
+//! (age stanzas are anonymous, anyone can append a key of their own to the list), so it
+//! never re-seals to a recipient because a body names it. The output recipients are the
+//! active key plus, of the recipients the body lists or `add=` asks for, only the
+//! `--trusted-recipient` ones; every other recipient asked for is dropped and named in
+//! the [`DROPPED_HEADER`] of the reply (an explicit `add=` of an untrusted key is refused
+//! with 403). `remove=` is always honoured.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use seal_core::documents::{self, Format};
+use seal_core::error::DocError;
+use seal_core::{Recipients, convert};
+use serde_json::json;
+
+use super::rate_limit::ClientKey;
+use super::request::{RecipientChange, parse_one};
+use super::{ApiProblem, no_keys, problem};
+use crate::context::Context;
+use crate::keys::KeySet;
+use crate::opener::{Lane, OpenFailure};
+
+/// The reply header naming, comma-separated, the recipients a reencrypt dropped because
+/// this controller does not trust them.
+pub const DROPPED_HEADER: &str = "seal-dropped-recipients";
+
+fn rate_limit(ctx: &Context, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiProblem> {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    if ctx.api_rate.try_take(&ClientKey::new(peer.ip(), forwarded)) {
+        Ok(())
+    } else {
+        Err(problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RateLimited",
+            "too many requests from this client; retry shortly",
+        ))
+    }
+}
+
+fn refused(e: &DocError) -> ApiProblem {
+    let reason = match e {
+        DocError::Open { error, .. } => error.reason(),
+        DocError::Field { .. } => "InvalidSpec",
+    };
+    problem(StatusCode::UNPROCESSABLE_ENTITY, reason, &e.to_string())
+}
+
+fn failure(e: OpenFailure) -> ApiProblem {
+    match e {
+        OpenFailure::Doc(e) => refused(&e),
+        OpenFailure::Busy => problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Busy",
+            "too many decryptions under way; retry shortly",
+        ),
+        OpenFailure::Aborted => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "the controller is shutting down",
+        ),
+    }
+}
+
+/// Runs `work` (parsing and opening the body) on the API lane of the opener.
+async fn off_runtime<T: Send + 'static>(
+    ctx: &Context,
+    keys: Arc<KeySet>,
+    work: impl FnOnce(&KeySet) -> Result<T, ApiProblem> + Send + 'static,
+) -> Result<T, ApiProblem> {
+    let all = keys.clone();
+    ctx.opener
+        .run(Lane::Api, keys, move |_| Ok(work(&all)))
+        .await
+        .map_err(failure)?
+}
+
+/// Says whether the body opens here; never returns plaintext.
+pub async fn verify(
+    State(ctx): State<Arc<Context>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiProblem> {
+    rate_limit(&ctx, peer, &headers)?;
+    let keys = ctx.keys.current();
+    let answer = off_runtime(&ctx, keys, move |keys| {
+        let (sealed, _) = parse_one(&body)?;
+        let plain = convert::open_sealed_secret(&sealed, &keys.ring).map_err(|e| refused(&e))?;
+        let names: Vec<&String> = plain.data.keys().collect();
+        Ok(json!({"ok": true, "name": plain.name, "namespace": plain.namespace, "keys": names}))
+    })
+    .await?;
+    Ok(axum::Json(answer).into_response())
+}
+
+/// Who a re-sealed value goes to, and who asked-for recipients were dropped.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Targets {
+    /// The output recipients.
+    pub to: Vec<String>,
+    /// Recipients the body or the query asked for that are not trusted here.
+    pub dropped: Vec<String>,
+}
+
+/// Applies the trust rule (see the module docs). `listed` is the body's
+/// `spec.recipients`, `own` this controller's recipients.
+pub fn targets(
+    listed: &[String],
+    change: &RecipientChange,
+    active: &str,
+    own: &[String],
+    trusted: &[String],
+) -> Targets {
+    let mut to = vec![active.to_owned()];
+    let mut dropped = Vec::new();
+    for r in listed.iter().chain(&change.add) {
+        if own.contains(r) || change.remove.contains(r) {
+            continue;
+        }
+        let list = if trusted.contains(r) {
+            &mut to
+        } else {
+            &mut dropped
+        };
+        if !list.contains(r) {
+            list.push(r.clone());
+        }
+    }
+    to.retain(|r| !change.remove.contains(r));
+    to.sort();
+    dropped.sort();
+    Targets { to, dropped }
+}
+
+/// Re-seals the body's values to the active key (and trusted recipients).
+pub async fn reencrypt(
+    State(ctx): State<Arc<Context>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiProblem> {
+    rate_limit(&ctx, peer, &headers)?;
+    let change = RecipientChange::parse(query.as_deref())?;
+    let keys = ctx.keys.current();
+    let active = keys.active().ok_or_else(no_keys)?.recipient.clone();
+    let own = keys.ring.recipients();
+    let trusted = ctx.settings.trusted_recipients.clone();
+    if change
+        .add
+        .iter()
+        .any(|r| !own.contains(r) && !trusted.contains(r))
+    {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "NotTrusted",
+            "add=: a recipient is neither a key of this controller nor a --trusted-recipient; add it with an identity (seal recipients add -i) or ask the cluster admin to trust it",
+        ));
+    }
+    let (text, format, dropped) = off_runtime(&ctx, keys, move |keys| {
+        let (sealed, format) = parse_one(&body)?;
+        let plain = convert::open_sealed_secret(&sealed, &keys.ring).map_err(|e| refused(&e))?;
+        let targets = targets(&sealed.spec.recipients, &change, &active, &own, &trusted);
+        let mut to = Recipients::new();
+        for r in &targets.to {
+            to.add_arg("recipients", r).map_err(|_| {
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal",
+                    "a trusted recipient does not parse",
+                )
+            })?;
+        }
+        if to.is_empty() {
+            return Err(problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "NoRecipients",
+                "removing these would leave no recipient",
+            ));
+        }
+        let mut resealed = convert::for_git(&sealed);
+        resealed.spec.recipients = to.to_strings();
+        resealed.spec.encrypted_data.clear();
+        convert::seal_into(&mut resealed, &plain, &to).map_err(|e| {
+            problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "InvalidSpec",
+                &e.to_string(),
+            )
+        })?;
+        let text = documents::render(&[resealed], format).map_err(|e| {
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                &e.to_string(),
+            )
+        })?;
+        Ok((text.to_string(), format, targets.dropped))
+    })
+    .await?;
+    let content_type = match format {
+        Format::Json => "application/json",
+        Format::Yaml => "application/yaml",
+    };
+    let mut response = ([(header::CONTENT_TYPE, content_type)], text).into_response();
+    if !dropped.is_empty()
+        && let Ok(value) = dropped.join(",").parse()
+    {
+        response.headers_mut().insert(DROPPED_HEADER, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_recipient_the_body_merely_lists_is_dropped_unless_trusted() {
+        let change = RecipientChange::default();
+        let t = targets(
+            &s(&["age1old", "age1attacker", "age1dr"]),
+            &change,
+            "age1active",
+            &s(&["age1old", "age1active"]),
+            &s(&["age1dr"]),
+        );
+        assert_eq!(t.to, s(&["age1active", "age1dr"]));
+        assert_eq!(t.dropped, s(&["age1attacker"]));
+    }
+
+    #[test]
+    fn removals_apply_to_everything_and_adds_follow_the_same_rule() {
+        let change = RecipientChange {
+            add: s(&["age1dr"]),
+            remove: s(&["age1gone"]),
+        };
+        let t = targets(
+            &s(&["age1gone"]),
+            &change,
+            "age1active",
+            &s(&["age1active"]),
+            &s(&["age1dr", "age1gone"]),
+        );
+        assert_eq!(t.to, s(&["age1active", "age1dr"]));
+        assert!(t.dropped.is_empty());
+    }
+}
