@@ -6,6 +6,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Location};
+use crate::wiping_buffer::WipingBuffer;
 use crate::yaml;
 
 /// One object of the input with where it came from.
@@ -140,30 +141,38 @@ pub fn render<T: Serialize>(documents: &[T], format: Format) -> Result<Zeroizing
         file: "<output>".to_owned(),
         problem: format!("cannot serialize: {e}"),
     };
-    let mut out = Zeroizing::new(String::new());
+    // Rendered documents may hold plaintext (unseal recover): every outgrown buffer is
+    // wiped, not only the final one.
+    let mut out = WipingBuffer::with_capacity(4096);
     match format {
         Format::Yaml => {
             for (i, doc) in documents.iter().enumerate() {
                 if i > 0 {
-                    out.push_str("---\n");
+                    out.push_bytes(b"---\n");
                 }
-                out.push_str(&Zeroizing::new(yaml::to_string(doc).map_err(failed)?));
+                yaml::to_writer(&mut out, doc).map_err(failed)?;
             }
         }
         Format::Json => {
-            let text = if let [one] = documents {
-                serde_json::to_string_pretty(one)
+            let written = if let [one] = documents {
+                serde_json::to_writer_pretty(&mut out, one)
             } else {
-                serde_json::to_string_pretty(&ListOf {
-                    api_version: "v1",
-                    kind: "List",
-                    items: documents,
-                })
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &ListOf {
+                        api_version: "v1",
+                        kind: "List",
+                        items: documents,
+                    },
+                )
             };
-            out.push_str(&Zeroizing::new(text.map_err(|e| failed(e.to_string()))?));
-            out.push('\n');
+            written.map_err(|e| failed(e.to_string()))?;
+            out.push_bytes(b"\n");
         }
     }
+    let out = out
+        .into_string()
+        .map_err(|_| failed("not UTF-8".to_owned()))?;
     Ok(out)
 }
 

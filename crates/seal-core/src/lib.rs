@@ -17,6 +17,7 @@ pub mod scope;
 pub mod sealed_secret;
 pub mod secret;
 pub mod secret_bytes;
+pub mod wiping_buffer;
 pub mod yaml;
 
 pub use binding::Binding;

@@ -62,14 +62,44 @@ pub fn from_config_str<T: DeserializeOwned>(text: &str) -> Result<T, SchemaError
 /// would read back as spaces), as kubectl writes them, so base64 ciphertexts diff line by
 /// line; strings with newlines become literal `|` blocks.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
+    let mut out = String::new();
+    to_writer(&mut out, value)?;
+    Ok(out)
+}
+
+/// [`to_string`] into a writer (such as a [`crate::wiping_buffer::WipingBuffer`] for a
+/// document that holds plaintext).
+pub fn to_writer<W: std::fmt::Write, T: Serialize>(out: &mut W, value: &T) -> Result<(), String> {
     let options =
         serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX, min_fold_chars: usize::MAX };
-    let mut out =
-        serde_saphyr::to_string_with_options(value, options).map_err(|e| e.to_string())?;
-    if !out.ends_with('\n') {
-        out.push('\n');
+    let mut ends_in_newline = EndsInNewline {
+        inner: out,
+        last: 0,
+    };
+    serde_saphyr::to_fmt_writer_with_options(&mut ends_in_newline, value, options)
+        .map_err(|e| e.to_string())?;
+    if ends_in_newline.last != b'\n' {
+        ends_in_newline
+            .inner
+            .write_char('\n')
+            .map_err(|e| e.to_string())?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A writer that remembers the last byte written.
+struct EndsInNewline<'a, W> {
+    inner: &'a mut W,
+    last: u8,
+}
+
+impl<W: std::fmt::Write> std::fmt::Write for EndsInNewline<'_, W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if let Some(b) = s.as_bytes().last() {
+            self.last = *b;
+        }
+        self.inner.write_str(s)
+    }
 }
 
 #[cfg(test)]

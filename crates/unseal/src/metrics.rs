@@ -48,6 +48,8 @@ pub struct Metrics {
     pub duration: Histogram,
     /// Keys held.
     pub keys: Gauge,
+    /// Key Secrets refused (unreadable, owned, or made "in the future"): alert on > 0.
+    pub refused_keys: Gauge,
     /// Age of the active key in seconds.
     pub active_key_age: Gauge,
     /// Whether this replica leads (1) or not (0).
@@ -62,6 +64,7 @@ impl Default for Metrics {
         let secret_writes = Family::<ActionLabel, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let keys = Gauge::default();
+        let refused_keys = Gauge::default();
         let active_key_age = Gauge::default();
         let leader = Gauge::default();
         let build = Family::<VersionLabel, Gauge>::default();
@@ -92,6 +95,11 @@ impl Default for Metrics {
         );
         registry.register("keys", "Sealing keys held", keys.clone());
         registry.register(
+            "refused_key_secrets",
+            "Secrets labelled as sealing keys that were refused (unreadable, owned, or dated in the future)",
+            refused_keys.clone(),
+        );
+        registry.register(
             "active_key_age_seconds",
             "Age of the active sealing key",
             active_key_age.clone(),
@@ -109,6 +117,7 @@ impl Default for Metrics {
             secret_writes,
             duration,
             keys,
+            refused_keys,
             active_key_age,
             leader,
         }

@@ -284,7 +284,7 @@ fn webhook_from_stdin_and_per_provider_keys() {
         ("gogs", "webhook.gogs.secret"),
         ("azuredevops", "webhook.azuredevops.password"),
     ] {
-        let sealed = run(
+        let out = run(
             "seal",
             &[
                 "webhook",
@@ -297,8 +297,18 @@ fn webhook_from_stdin_and_per_provider_keys() {
                 &recipients,
             ],
             Some(b"chosen-secret\n"),
-        )
-        .ok();
+        );
+        // The one-time opt-in of argocd-secret, without which the controller merges nothing.
+        let wanted = if provider == "azuredevops" {
+            "webhook.azuredevops.username,webhook.azuredevops.password".to_owned()
+        } else {
+            key.to_owned()
+        };
+        let annotate = format!(
+            "kubectl annotate secret -n argocd argocd-secret seal.dev/merge-keys={wanted}\n"
+        );
+        assert!(out.stderr.contains(&annotate), "{provider}: {}", out.stderr);
+        let sealed = out.ok();
         let opened = run(
             "unseal",
             &["recover", "-i", &identity],

@@ -4,6 +4,8 @@
 //! type, events, and for GitHub and GitLab the create-hook API body) is printed, the body
 //! only to a 0600 file or to stdout when asked for, since it carries the secret.
 
+use std::fmt::Write as _;
+
 use anyhow::{Context as _, bail};
 use rand::RngCore;
 use seal_core::convert::{self, SealOptions};
@@ -37,7 +39,8 @@ fn random_secret() -> SecretBytes {
     rand::rngs::OsRng.fill_bytes(&mut *bytes);
     let mut hex = Zeroizing::new(String::with_capacity(64));
     for b in bytes.iter() {
-        hex.push_str(&format!("{b:02x}"));
+        // Written straight into the wiped buffer (a `format!` would leave a copy).
+        let _ = write!(hex, "{b:02x}");
     }
     SecretBytes::copy_from(hex.as_bytes())
 }
@@ -115,10 +118,32 @@ pub fn run(args: WebhookArgs) -> anyhow::Result<()> {
         _ => eprintln!("#   secret: the sealed value (see --secret-stdin to choose it yourself)"),
     }
     eprintln!(
-        "# Apply the SealedSecret to namespace {}; the controller merges the key into {} (Merge mode).",
+        "# Apply the SealedSecret to namespace {}; the controller merges the key into {} (Merge mode)",
         args.namespace, args.secret_name
     );
+    eprintln!(
+        "# once {} has opted in; its owner runs, once (if it already has the annotation, add these keys to its list and use --overwrite):",
+        args.secret_name
+    );
+    eprintln!(
+        "#   kubectl annotate secret -n {} {} {MERGE_KEYS_ANNOTATION}={}",
+        args.namespace,
+        args.secret_name,
+        merge_keys(args.provider).join(",")
+    );
     Ok(())
+}
+
+/// The annotation a Merge target carries to accept keys from SealedSecrets (the
+/// controller refuses to merge into a Secret without it).
+pub const MERGE_KEYS_ANNOTATION: &str = "seal.dev/merge-keys";
+
+/// The `argocd-secret` keys this provider's SealedSecret merges.
+pub fn merge_keys(provider: GitProvider) -> Vec<&'static str> {
+    match provider {
+        GitProvider::Azuredevops => vec!["webhook.azuredevops.username", provider.secret_key()],
+        other => vec![other.secret_key()],
+    }
 }
 
 /// The create-hook API body for GitHub and GitLab (it carries the secret).
@@ -128,7 +153,7 @@ pub fn hook_body(
     secret: &SecretBytes,
 ) -> anyhow::Result<Option<Zeroizing<String>>> {
     let secret = std::str::from_utf8(secret.expose()).context("the secret is not UTF-8 text")?;
-    let body = match provider {
+    let mut body = match provider {
         GitProvider::Github => json!({
             "name": "web",
             "active": true,
@@ -143,7 +168,13 @@ pub fn hook_body(
         }),
         _ => return Ok(None),
     };
-    let mut text = Zeroizing::new(serde_json::to_string_pretty(&body)?);
-    text.push('\n');
+    // Serialized into a wiped buffer big enough not to move while it grows; the JSON
+    // value's copy of the secret is wiped too.
+    let mut out = Zeroizing::new(Vec::with_capacity(1024 + payload_url.len() + secret.len()));
+    let written = serde_json::to_writer_pretty(&mut *out, &body);
+    seal_core::secret::scrub(&mut body);
+    written?;
+    out.push(b'\n');
+    let text = Zeroizing::new(String::from_utf8(std::mem::take(&mut *out))?);
     Ok(Some(text))
 }

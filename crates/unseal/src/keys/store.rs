@@ -31,6 +31,9 @@ pub struct KeySet {
     /// Facts about each key, newest first; the first that is not open-only is the active
     /// one.
     pub keys: Vec<KeyInfo>,
+    /// Key Secrets that were skipped as unreadable or untrusted (planted, owned, from the
+    /// future): a number to alert on.
+    pub refused: usize,
 }
 
 impl KeySet {
@@ -57,6 +60,7 @@ impl KeySet {
         set.keys
             .sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)));
         set.keys.dedup_by(|a, b| a.recipient == b.recipient);
+        set.refused = bad.len();
         (set, bad)
     }
 
@@ -94,7 +98,7 @@ impl KeyStore {
     pub fn replace(&self, set: KeySet) {
         let differs = {
             let now = self.current();
-            now.keys != set.keys
+            now.keys != set.keys || now.refused != set.refused
         };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
         if differs {
@@ -150,6 +154,7 @@ mod tests {
         assert_eq!(set.active().map(|k| k.name.as_str()), Some("seal-key-0002"));
         assert_eq!(set.ring.len(), 3);
         assert_eq!(bad.len(), 1);
+        assert_eq!(set.refused, 1);
         let store = KeyStore::default();
         let rx = store.subscribe();
         store.replace(set);

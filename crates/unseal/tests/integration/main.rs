@@ -3,6 +3,7 @@
 //! not one per file: each links kube and k8s-openapi, and four copies cost CI more disk
 //! and link time than the tests take to run.
 
+mod attacks;
 mod cli;
 mod commands;
 mod controller;

@@ -281,11 +281,36 @@ pub async fn http_with_headers(
     path: &str,
     body: &[u8],
 ) -> (u16, String, String) {
+    request(base, None, method, path, body).await
+}
+
+/// A request as it arrives through a proxy on behalf of `client` (its
+/// `X-Forwarded-For`), so tests can be several clients from one address.
+pub async fn http_as(
+    base: &str,
+    client: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, String, String) {
+    request(base, Some(client), method, path, body).await
+}
+
+async fn request(
+    base: &str,
+    forwarded_for: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let forwarded = forwarded_for
+        .map(|c| format!("X-Forwarded-For: {c}\r\n"))
+        .unwrap_or_default();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: application/yaml\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: application/yaml\r\n{forwarded}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write head");
