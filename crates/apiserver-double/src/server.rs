@@ -280,6 +280,11 @@ async fn handle(
                 "items": items,
             }))
         }
+        (&Method::POST, None) if query.contains_key("dryRun") => parse_body().and_then(|b| {
+            shared
+                .store()
+                .check_create(&target.kind, &namespace, b)
+        }),
         (&Method::POST, None) => {
             parse_body().and_then(|b| shared.store().create(&target.kind, &namespace, b))
         }

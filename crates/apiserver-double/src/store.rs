@@ -227,6 +227,44 @@ impl Store {
         Ok(body)
     }
 
+    /// A dry-run create (`?dryRun=All`): the checks of [`Store::create`] without storing
+    /// anything; a `generateName` stands in for a missing name, as the API server does.
+    pub fn check_create(
+        &mut self,
+        kind: &ResourceKind,
+        namespace: &str,
+        mut body: Value,
+    ) -> Result<Value, ApiError> {
+        let generated = body["metadata"]["name"].as_str().is_none_or(str::is_empty)
+            && body["metadata"]["generateName"].is_string();
+        if generated {
+            let prefix = body["metadata"]["generateName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            body["metadata"]["name"] = json!(format!("{prefix}dryrun"));
+        }
+        let name = body["metadata"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::new(422, "Invalid", "metadata.name: Required value"))?
+            .to_owned();
+        let key = ObjectKey {
+            kind: kind.clone(),
+            namespace: namespace.to_owned(),
+            name: name.clone(),
+        };
+        if !generated && self.objects.contains_key(&key) {
+            return Err(ApiError::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", kind.plural),
+            ));
+        }
+        normalize(kind, namespace, &mut body);
+        Ok(body)
+    }
+
     /// Replaces an object (PUT). A `resourceVersion` in the body must be current (409
     /// otherwise). With `status_only`, only `.status` is taken from the body; for
     /// resources with a status subresource, a main-resource write keeps the old status.

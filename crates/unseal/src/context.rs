@@ -13,6 +13,7 @@ use crate::http::rate_limit::ClientRates;
 use crate::keys::KeyStore;
 use crate::metrics::Metrics;
 use crate::opener::Opener;
+use crate::secret_sync::write_wars::WriteWars;
 
 /// The controller's settings (from flags or `UNSEAL_*` variables).
 #[derive(Clone, Debug)]
@@ -35,6 +36,11 @@ pub struct Settings {
     /// Recipients that `POST /v1/reencrypt?add=…` may add, besides this controller's
     /// own keys.
     pub trusted_recipients: Vec<String>,
+    /// Rewrites of one merged key within [`Settings::write_war_window`] after which the
+    /// controller stops writing it (reason `Conflict`).
+    pub write_war_rounds: usize,
+    /// The window write-war rounds are counted in.
+    pub write_war_window: Duration,
     /// This replica's identity (pod name) for the Lease and Events.
     pub identity: String,
     /// Lease name.
@@ -57,6 +63,8 @@ impl Settings {
             resync_every: Duration::from_secs(600),
             backup_to: None,
             trusted_recipients: Vec::new(),
+            write_war_rounds: 5,
+            write_war_window: Duration::from_secs(600),
             identity: identity.to_owned(),
             lease_name: "unseal-leader".to_owned(),
             lease_duration: Duration::from_secs(15),
@@ -77,6 +85,8 @@ pub struct Context {
     pub recorder: EventPublisher,
     /// Opens sealed values off the async runtime, bounded.
     pub opener: Opener,
+    /// Merge keys someone else keeps changing back.
+    pub write_wars: WriteWars,
     /// Settings.
     pub settings: Settings,
     /// Consecutive failures per object, for backoff.
@@ -96,6 +106,7 @@ impl Context {
             recorder: EventPublisher::new(client.clone(), "unseal", &settings.identity),
             client,
             opener: Opener::for_this_machine(),
+            write_wars: WriteWars::new(settings.write_war_rounds, settings.write_war_window),
             keys: Arc::new(KeyStore::default()),
             metrics: Metrics::default(),
             settings,
@@ -120,6 +131,31 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(object);
+    }
+
+    /// Forgets the failures of every object whose key starts with `prefix` (an object
+    /// that is gone or being deleted keeps no backoff state).
+    pub fn forget_failures(&self, prefix: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| !k.starts_with(prefix));
+    }
+
+    /// Keeps only the backoff state whose key `keep` accepts.
+    pub fn retain_failures(&self, keep: impl Fn(&str) -> bool) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| keep(k));
+    }
+
+    /// How many objects have backoff state (for tests and metrics).
+    pub fn failing(&self) -> usize {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Marks the controller's caches synced (or not).

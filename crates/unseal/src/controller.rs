@@ -46,6 +46,34 @@ fn merged_into(
     Some(ObjectRef::new(&secret.name_any()).within(&namespace))
 }
 
+/// Keeps the backoff state to objects that exist: a deleted SealedSecret's entry goes
+/// with its Delete event, and after a relist (where deletes during a watch outage are
+/// not seen) every entry whose object is not in the cache goes too.
+fn forget_backoff_of_gone_objects(
+    ctx: &Context,
+    known: &reflector::Store<PartialObjectMeta<SealedSecret>>,
+    event: &Result<watcher::Event<PartialObjectMeta<SealedSecret>>, watcher::Error>,
+) {
+    match event {
+        Ok(watcher::Event::Delete(gone)) => ctx.forget_failures(&format!(
+            "{}/{}/",
+            gone.namespace().unwrap_or_default(),
+            gone.name_any()
+        )),
+        Ok(watcher::Event::InitDone) => ctx.retain_failures(|key| {
+            let mut parts = key.splitn(3, '/');
+            let (Some(ns), Some(name), Some(uid)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            known
+                .get(&ObjectRef::new(name).within(ns))
+                .is_some_and(|o| o.uid().as_deref() == Some(uid))
+        }),
+        _ => {}
+    }
+}
+
 /// Runs the controllers until `stop` turns true.
 pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     let client = ctx.client.clone();
@@ -75,10 +103,13 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
         });
         let mut stopped = stop.clone();
         let (reader, writer) = reflector::store();
+        let forgetting = ctx.clone();
+        let known = reader.clone();
         let sealed = watcher(sealed_api, watcher::Config::default())
             .default_backoff()
             .modify(slim)
             .reflect(writer)
+            .inspect(move |event| forget_backoff_of_gone_objects(&forgetting, &known, event))
             .applied_objects()
             .predicate_filter(predicates::generation, Default::default());
         let controller = Controller::for_stream(sealed, reader.clone())

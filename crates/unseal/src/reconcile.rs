@@ -38,11 +38,22 @@ pub enum ReconcileError {
 /// Longest wait between retries of a failing SealedSecret.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// `namespace/name`, for logs.
 fn object_key(sealed: &impl ResourceExt) -> String {
     format!(
         "{}/{}",
         sealed.namespace().unwrap_or_default(),
         sealed.name_any()
+    )
+}
+
+/// `namespace/name/uid`: the key of the backoff state, so that a SealedSecret deleted
+/// and created again with the same name starts afresh.
+fn failure_key(sealed: &impl ResourceExt) -> String {
+    format!(
+        "{}/{}",
+        object_key(sealed),
+        sealed.uid().unwrap_or_default()
     )
 }
 
@@ -71,7 +82,7 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<Written, Verd
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let written = match sealed.spec.mode {
         Mode::Owned => secret_sync::sync_owned(&api, sealed, &plain).await,
-        Mode::Merge => secret_sync::sync_merge(&api, sealed, &plain).await,
+        Mode::Merge => secret_sync::sync_merge(&api, sealed, &plain, &ctx.write_wars).await,
     };
     written.map_err(|problem| failed(problem.reason(), problem.to_string()))
 }
@@ -105,7 +116,10 @@ pub async fn reconcile(
     let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
     let sealed = match api.get_opt(&meta.name_any()).await {
         Ok(Some(sealed)) => Arc::new(sealed),
-        Ok(None) => return Ok(Action::await_change()),
+        Ok(None) => {
+            ctx.forget_failures(&format!("{}/", object_key(meta.as_ref())));
+            return Ok(Action::await_change());
+        }
         Err(e) => {
             return Err(ReconcileError::NotSynced {
                 reason: "ApiError",
@@ -113,6 +127,12 @@ pub async fn reconcile(
             });
         }
     };
+    if sealed.metadata.deletion_timestamp.is_some() {
+        // Being deleted (a finalizer, or foreground deletion waiting for its Secret): a
+        // write now would re-create a Secret that points at a dying owner.
+        ctx.forget_failures(&format!("{}/", object_key(sealed.as_ref())));
+        return Ok(Action::await_change());
+    }
     let outcome = sync(&sealed, &ctx).await;
     let verdict = match &outcome {
         Ok(_) => Verdict {
@@ -127,7 +147,7 @@ pub async fn reconcile(
     };
     let previous_reason = status::previous_reason(&sealed).map(str::to_owned);
     let desired = status::desired(&sealed, &verdict);
-    if !status::unchanged(&sealed, &desired) {
+    if !status::same_outcome(&sealed, &desired) {
         status::write(&api, &sealed, &desired)
             .await
             .map_err(ReconcileError::Status)?;
@@ -142,17 +162,24 @@ pub async fn reconcile(
                 .reconciles
                 .get_or_create(&ResultLabel { result: "synced" })
                 .inc();
-            ctx.record_success(&object_key(sealed.as_ref()));
+            ctx.record_success(&failure_key(sealed.as_ref()));
             if let Some(action) = written.action() {
                 ctx.metrics
                     .secret_writes
                     .get_or_create(&ActionLabel { action })
                     .inc();
                 tracing::info!(object = %object_key(sealed.as_ref()), action, "Secret written");
+                let note = match &written {
+                    Written::Adopted { replaced } if !replaced.is_empty() => format!(
+                        "Secret adopted; its keys {} were replaced or removed by the sealed values",
+                        replaced.join(", ")
+                    ),
+                    _ => format!("Secret {action}d from the sealed values"),
+                };
                 let event = Event {
                     type_: EventType::Normal,
                     reason: "Unsealed".to_owned(),
-                    note: Some(format!("Secret {action}d from the sealed values")),
+                    note: Some(note),
                     action: "Unseal".to_owned(),
                     secondary: None,
                 };
@@ -207,7 +234,7 @@ pub fn error_policy(
     {
         return Action::await_change();
     }
-    let failures = ctx.record_failure(&object_key(sealed.as_ref()));
+    let failures = ctx.record_failure(&failure_key(sealed.as_ref()));
     let exponent = failures.saturating_sub(1).min(16);
     Action::requeue(Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF))
 }

@@ -47,9 +47,21 @@ pub fn desired(sealed: &SealedSecret, verdict: &Verdict) -> SealedSecretStatus {
     }
 }
 
-/// Whether the stored status already says the same (nothing to write).
-pub fn unchanged(sealed: &SealedSecret, status: &SealedSecretStatus) -> bool {
-    sealed.status.as_ref() == Some(status)
+/// Whether the stored status already reports the same outcome: the same status and
+/// reason of the Synced condition for the same generation. A message that differs only
+/// in wording (an API error's text) is not worth a write.
+pub fn same_outcome(sealed: &SealedSecret, status: &SealedSecretStatus) -> bool {
+    let Some(stored) = sealed.status.as_ref() else {
+        return false;
+    };
+    let condition = |s: &SealedSecretStatus| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == SYNCED)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.observed_generation))
+    };
+    stored.observed_generation == status.observed_generation
+        && condition(stored) == condition(status)
 }
 
 /// The reason of the stored condition, if any.
@@ -61,13 +73,19 @@ pub fn previous_reason(sealed: &SealedSecret) -> Option<&str> {
         .map(|c| c.reason.as_str())
 }
 
-/// Writes the status subresource (a merge patch of `.status`).
+/// Writes the status subresource (a merge patch of `.status`), on condition that the
+/// SealedSecret is still the version this result was computed from: a stale result (a
+/// slow reconcile, a replica that lost the lease) gets 409 instead of overwriting a newer
+/// one.
 pub async fn write(
     api: &Api<SealedSecret>,
     sealed: &SealedSecret,
     status: &SealedSecretStatus,
 ) -> kube::Result<()> {
-    let patch = json!({ "status": status });
+    let patch = json!({
+        "metadata": {"resourceVersion": sealed.metadata.resource_version},
+        "status": status,
+    });
     api.patch_status(
         &sealed.name_any(),
         &PatchParams::default(),

@@ -31,7 +31,15 @@ pub fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("unseal-{}", std::process::id()));
     let mut settings = Settings::new(&args.cluster.controller_namespace, &identity);
-    settings.watch_namespaces = args.namespaces.clone();
+    // A namespace named twice would start two controllers on the same objects.
+    let mut namespaces = Vec::new();
+    for ns in &args.namespaces {
+        let ns = ns.trim();
+        if !ns.is_empty() && !namespaces.iter().any(|n: &String| n == ns) {
+            namespaces.push(ns.to_owned());
+        }
+    }
+    settings.watch_namespaces = namespaces;
     settings.concurrency = args.concurrency.max(1);
     settings.renew_period =
         (args.key_renew_period > Duration::ZERO).then_some(args.key_renew_period);

@@ -160,7 +160,11 @@ async fn merge_into_a_secret_that_did_not_opt_in_writes_nothing() {
         Some(before.clone()),
         "not one byte of the target changed"
     );
-    assert_eq!(warnings(&h, "argocd", "MergeNotAllowed"), 1);
+    // The Event follows the status write.
+    wait_for("a MergeNotAllowed warning", || {
+        (warnings(&h, "argocd", "MergeNotAllowed") == 1).then_some(())
+    })
+    .await;
 
     // The owner opts in to the webhook key only: asking for admin.password besides is
     // still refused as a whole, and the webhook key is not written either.

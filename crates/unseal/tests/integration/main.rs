@@ -7,5 +7,6 @@ mod attacks;
 mod cli;
 mod commands;
 mod controller;
+mod correctness;
 mod http_api;
 mod support;
