@@ -24,6 +24,11 @@ impl KubeconfigArgs {
     pub async fn load(&self) -> Result<kube::Config, KubeconfigError> {
         load(self.kubeconfig.as_deref(), self.context.as_deref()).await
     }
+
+    /// The name of the context these flags select (see [`context_name`]).
+    pub fn context_name(&self) -> Option<String> {
+        context_name(self.kubeconfig.as_deref(), self.context.as_deref())
+    }
 }
 
 /// Why no usable configuration was found.
@@ -85,6 +90,21 @@ pub async fn load(
     }
 }
 
+/// The name of the context [`load`] uses for `kubeconfig` and `context`: `context` when
+/// given, else the kubeconfig's `current-context`; `None` when no kubeconfig names one
+/// (in a pod, with its service account). A kubeconfig that cannot be read gives `None`
+/// too: [`load`] is the place that reports it.
+pub fn context_name(kubeconfig: Option<&Path>, context: Option<&str>) -> Option<String> {
+    if let Some(context) = context {
+        return Some(context.to_owned());
+    }
+    let file = match kubeconfig {
+        Some(path) => Kubeconfig::read_from(path).ok()?,
+        None => Kubeconfig::read().ok()?,
+    };
+    file.current_context.filter(|c| !c.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +126,11 @@ mod tests {
             err.to_string()
                 .starts_with(&format!("{}: unusable kubeconfig", file.display())),
             "{err}"
+        );
+        assert_eq!(context_name(Some(&file), None).as_deref(), Some("one"));
+        assert_eq!(
+            context_name(Some(&file), Some("two")).as_deref(),
+            Some("two")
         );
         let missing = dir.join("missing");
         let err = load(Some(&missing), None).await.expect_err("no file");
