@@ -62,6 +62,11 @@ impl Cluster {
         })
     }
 
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
     fn unreachable(&self, e: &kube::Error) -> anyhow::Error {
         anyhow::anyhow!(
             "cannot reach the Kubernetes API server at {}: {e}",

@@ -8,16 +8,24 @@ pub mod cluster;
 pub mod commands;
 pub mod output;
 pub mod repo;
+pub mod trust;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 /// Parses the command line, runs the command, prints any error as one line on stderr.
+/// After a run that sealed to the public example key, says so once (on success only, so
+/// that a failure stays one line).
 pub fn run() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::dispatch(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if let Some(warning) = trust::example_key::warning() {
+                eprintln!("seal: warning: {warning}");
+            }
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("seal: error: {}", one_line(&error));
             let code = if error

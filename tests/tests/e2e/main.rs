@@ -12,6 +12,7 @@ mod examples;
 mod merge;
 mod online;
 mod readme;
+mod recipient_trust;
 mod repo_workflow;
 mod roundtrip;
 mod scopes;

@@ -81,6 +81,8 @@ impl Cluster {
         stdin: Option<&[u8]>,
     ) -> Run {
         let (dir, kubeconfig) = (dir.to_owned(), self.kubeconfig.clone());
+        // The keys seal remembers go to this cluster's folder, not the user's.
+        let config = self._dir.path().join("config").display().to_string();
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         let stdin = stdin.map(<[u8]>::to_vec);
         tokio::task::spawn_blocking(move || {
@@ -90,7 +92,10 @@ impl Cluster {
                 name,
                 &args,
                 stdin.as_deref(),
-                &[("KUBECONFIG", kubeconfig.as_str())],
+                &[
+                    ("KUBECONFIG", kubeconfig.as_str()),
+                    ("SEAL_CONFIG_DIR", config.as_str()),
+                ],
             )
         })
         .await

@@ -25,10 +25,12 @@ use seal_core::files;
 use seal_core::{Recipients, SecretBytes};
 use zeroize::Zeroizing;
 
-use crate::cli::{Cli, Command, RecipientArgs};
+use crate::cli::{Cli, ClusterArgs, Command, RecipientArgs};
 use crate::cluster;
 use crate::repo::config::Rule;
 use crate::repo::lookup::Lookup;
+use crate::trust::cluster_keys::{self, ClusterOffer, Strictness};
+use crate::trust::{example_key, known_recipients};
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -52,27 +54,40 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The recipients from `-r` and `-R`; with none given, the ones the cluster's controller
-/// publishes.
+/// publishes (checked against the keys remembered for the context).
 pub fn load_recipients(args: &RecipientArgs) -> anyhow::Result<Recipients> {
-    let mut recipients = load_recipients_if_any(args)?;
-    if recipients.is_empty() {
-        let text = cluster::block_on(async {
-            cluster::Cluster::connect(&args.cluster)
-                .await?
-                .recipients_text()
-                .await
-        })?;
-        recipients.add_file("controller recipients", &text)?;
-    }
-    Ok(recipients)
+    RecipientChoice::new(args)?.pick(None)
+}
+
+/// The keys the cluster's controller publishes, and which cluster (context, API server)
+/// offered them.
+fn fetch_cluster_offer(args: &ClusterArgs) -> anyhow::Result<ClusterOffer> {
+    let (text, server) = cluster::block_on(async {
+        let cluster = cluster::Cluster::connect(args).await?;
+        let text = cluster.recipients_text().await?;
+        Ok((text, cluster.server().trim_end_matches('/').to_owned()))
+    })?;
+    let mut recipients = Recipients::new();
+    recipients.add_file("controller recipients", &text)?;
+    Ok(ClusterOffer {
+        context: args
+            .kube
+            .context_name()
+            .unwrap_or_else(|| cluster_keys::NO_CONTEXT.to_owned()),
+        server,
+        controller_namespace: args.controller_namespace.clone(),
+        recipients,
+    })
 }
 
 /// Where recipients come from, the first that gives any: `-r`/`-R`, the `.seal.yaml` rule
-/// that covers the output, or the cluster's controller (asked at most once per run).
+/// that covers the output, or the cluster's controller (asked at most once per run; its
+/// keys checked against the rule's pins each time and against the remembered keys once).
 pub struct RecipientChoice<'a> {
     args: &'a RecipientArgs,
     given: Recipients,
-    cluster: Option<Recipients>,
+    cluster: Option<ClusterOffer>,
+    remembered: bool,
 }
 
 impl<'a> RecipientChoice<'a> {
@@ -82,6 +97,7 @@ impl<'a> RecipientChoice<'a> {
             args,
             given: load_recipients_if_any(args)?,
             cluster: None,
+            remembered: false,
         })
     }
 
@@ -92,18 +108,45 @@ impl<'a> RecipientChoice<'a> {
 
     /// The recipients for something the rule `rule` (if any) covers.
     pub fn pick(&mut self, rule: Option<&Rule>) -> anyhow::Result<Recipients> {
-        if self.explicit() {
-            return Ok(self.given.clone());
-        }
-        if let Some(listed) = rule.and_then(|r| r.recipients.as_ref()) {
-            return Ok(listed.clone());
-        }
-        let cluster = match self.cluster.take() {
-            Some(known) => known,
-            None => load_recipients(self.args)?,
+        let recipients = if self.explicit() {
+            self.given.clone()
+        } else if let Some(listed) = rule.and_then(|r| r.recipients.as_ref()) {
+            listed.clone()
+        } else {
+            let offer = match self.cluster.take() {
+                Some(known) => known,
+                None => fetch_cluster_offer(&self.args.cluster)?,
+            };
+            let trusted = self.trust(&offer, rule);
+            let recipients = offer.recipients.clone();
+            self.cluster = Some(offer);
+            trusted?;
+            recipients
         };
-        self.cluster = Some(cluster.clone());
-        Ok(cluster)
+        example_key::note(&recipients);
+        Ok(recipients)
+    }
+
+    /// Refuses keys the rule does not pin; the first time, checks the keys against the
+    /// remembered ones and says what is new.
+    fn trust(&mut self, offer: &ClusterOffer, rule: Option<&Rule>) -> anyhow::Result<()> {
+        let pins = rule.and_then(|r| r.cluster_pins.as_ref());
+        if let Some(pins) = pins {
+            pins.check(offer)?;
+        }
+        if !self.remembered {
+            let notices = cluster_keys::remember(
+                offer,
+                pins,
+                Strictness::from_env()?,
+                known_recipients::default_path().as_deref(),
+            )?;
+            for notice in notices {
+                eprintln!("seal: {notice}");
+            }
+            self.remembered = true;
+        }
+        Ok(())
     }
 }
 

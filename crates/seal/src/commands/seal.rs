@@ -122,6 +122,7 @@ fn merge_into(
         }
         let recipients = recipients_for(sealed, &given)
             .with_context(|| format!("{target_name}: spec.recipients"))?;
+        crate::trust::example_key::note(&recipients);
         convert::seal_into(sealed, secret, &recipients).map_err(|e| e.at(at))?;
     }
     let text = documents::render(&objects, format)?;

@@ -1,6 +1,6 @@
 //! What `seal check` finds wrong in one manifest file: a plaintext Secret with values, a
 //! SealedSecret that does not parse, or one sealed to recipients other than the rules
-//! list for its path. Reads only public structure; never opens a value.
+//! list (or pin, with `clusterRecipients`) for its path. Reads only public structure; never opens a value.
 
 use std::collections::BTreeSet;
 
@@ -171,6 +171,24 @@ fn check_sealed(at: &str, value: Value, governing: Option<Governing<'_>>) -> Vec
             found.push(offence(format!(
                 "not sealed to {} which {source} lists (it would not open there)",
                 join(&missing)
+            )));
+        }
+    }
+    if let Some(Governing { config, rule }) = governing
+        && let Some(pins) = &rule.cluster_pins
+    {
+        let unpinned: Vec<&String> = sealed
+            .spec
+            .recipients
+            .iter()
+            .filter(|r| !pins.pins(r))
+            .collect();
+        if !unpinned.is_empty() {
+            found.push(offence(format!(
+                "sealed to {} which the rule at {} line {} does not pin (clusterRecipients)",
+                join(&unpinned),
+                config.display(),
+                rule.line
             )));
         }
     }

@@ -11,6 +11,8 @@
 //!     recipients: ["age1…"]                   # inline, and/or recipientsFiles
 //!     scope: strict                           # strict | namespace | cluster
 //!     namespace: apps                         # for Secrets whose manifest has none
+//!   - path: "staging/**"                      # no recipients: the cluster is asked…
+//!     clusterRecipients: ["age1…"]            # …and may offer only these keys
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ use globset::{Glob, GlobBuilder, GlobMatcher};
 use seal_core::yaml::{self, Spanned};
 use seal_core::{Recipients, Scope, files, names};
 use serde::Deserialize;
+
+use crate::trust::pins::ClusterPins;
 
 /// The name of the rules file.
 pub const FILE_NAME: &str = ".seal.yaml";
@@ -70,6 +74,17 @@ struct RawRule {
     /// The namespace for Secrets whose manifest names none.
     #[schemars(with = "Option<String>")]
     namespace: Option<Spanned<String>>,
+    /// For a rule without recipients (the cluster's controller is asked): the only cluster
+    /// sealing keys (age1…) its files may be sealed to. Any other key the cluster offers
+    /// is refused and nothing is sealed.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>", length(min = 1))]
+    cluster_recipients: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Files of pinned cluster sealing keys (one age1… per line, `#` comments), relative
+    /// to .seal.yaml; as clusterRecipients.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>", length(min = 1))]
+    cluster_recipients_files: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// The JSON Schema of `.seal.yaml` (committed as `docs/seal-yaml.schema.json` for editors;
@@ -93,6 +108,8 @@ pub struct Rule {
     pub scope: Option<Scope>,
     /// The namespace for Secrets whose manifest has none.
     pub namespace: Option<String>,
+    /// The only keys the cluster may offer for online sealing, when the rule pins them.
+    pub cluster_pins: Option<ClusterPins>,
 }
 
 impl Rule {
@@ -118,6 +135,7 @@ impl RepoConfig {
     /// Reads and checks a rules file.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         let name = file.display().to_string();
+        let shown = shown_name(file);
         let error = |line: Option<u64>, problem: String| ConfigError {
             file: name.clone(),
             line,
@@ -140,8 +158,8 @@ impl RepoConfig {
         let mut rules: Vec<Rule> = Vec::new();
         for raw_rule in raw.rules {
             let line = raw_rule.referenced.line();
-            let rule =
-                build_rule(&root, line, raw_rule.value).map_err(|(at, p)| error(Some(at), p))?;
+            let rule = build_rule(&root, &shown, line, raw_rule.value)
+                .map_err(|(at, p)| error(Some(at), p))?;
             if let Some(earlier) = rules.iter().find(|e| shadows(e, &rule)) {
                 return Err(error(
                     Some(line),
@@ -197,18 +215,23 @@ impl RepoConfig {
     /// How the rules file is named in messages: relative to the working folder when it
     /// is below it.
     pub fn display(&self) -> String {
-        let file = absolute(&self.file);
-        std::env::current_dir()
-            .ok()
-            .and_then(|cwd| file.strip_prefix(cwd).ok().map(Path::to_path_buf))
-            .unwrap_or(file)
-            .display()
-            .to_string()
+        shown_name(&self.file)
     }
 }
 
-/// Checks one rule. Errors carry the line of the offending field.
-fn build_rule(root: &Path, line: u64, raw: RawRule) -> Result<Rule, (u64, String)> {
+/// A path as named in messages: relative to the working folder when it is below it.
+fn shown_name(path: &Path) -> String {
+    let file = absolute(path);
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| file.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
+/// Checks one rule of the rules file `shown`. Errors carry the line of the offending field.
+fn build_rule(root: &Path, shown: &str, line: u64, raw: RawRule) -> Result<Rule, (u64, String)> {
     let pattern = raw.path.value.trim().to_owned();
     let at = raw.path.referenced.line();
     let matcher = compile(&pattern).map_err(|p| (at, p))?;
@@ -219,20 +242,7 @@ fn build_rule(root: &Path, line: u64, raw: RawRule) -> Result<Rule, (u64, String
             .map_err(|e| (r.referenced.line(), e.to_string()))?;
     }
     for f in &raw.recipients_files {
-        let path = root.join(&f.value);
-        let shown = f.value.clone();
-        let text = files::read_input(&path.display().to_string()).map_err(|e| {
-            (
-                f.referenced.line(),
-                format!(
-                    "recipientsFiles: {shown}: {}",
-                    strip_file(&e, &path.display().to_string())
-                ),
-            )
-        })?;
-        recipients
-            .add_file(&shown, &text)
-            .map_err(|e| (f.referenced.line(), format!("recipientsFiles: {e}")))?;
+        add_recipients_file(&mut recipients, root, "recipientsFiles", f)?;
     }
     let scope = match &raw.scope {
         Some(s) => Some(
@@ -246,6 +256,12 @@ fn build_rule(root: &Path, line: u64, raw: RawRule) -> Result<Rule, (u64, String
         names::check_namespace(&ns.value)
             .map_err(|p| (ns.referenced.line(), format!("namespace: {p}")))?;
     }
+    let cluster_pins =
+        cluster_pins(root, &raw, !recipients.is_empty())?.map(|pinned| ClusterPins {
+            recipients: pinned.to_strings(),
+            file: shown.to_owned(),
+            line,
+        });
     Ok(Rule {
         line,
         pattern,
@@ -253,7 +269,76 @@ fn build_rule(root: &Path, line: u64, raw: RawRule) -> Result<Rule, (u64, String
         recipients: (!recipients.is_empty()).then_some(recipients),
         scope,
         namespace: raw.namespace.map(|n| n.value),
+        cluster_pins,
     })
+}
+
+/// The keys `clusterRecipients` and `clusterRecipientsFiles` pin, if the rule has either.
+/// Pins in a rule that lists recipients would never apply (the cluster is not asked).
+fn cluster_pins(
+    root: &Path,
+    raw: &RawRule,
+    lists_recipients: bool,
+) -> Result<Option<Recipients>, (u64, String)> {
+    let fields = [
+        ("clusterRecipients", &raw.cluster_recipients),
+        ("clusterRecipientsFiles", &raw.cluster_recipients_files),
+    ];
+    let mut pinned = Recipients::new();
+    let mut any = false;
+    for (field, value) in fields {
+        let Some(list) = value else { continue };
+        let at = list.referenced.line();
+        if lists_recipients {
+            return Err((
+                at,
+                format!(
+                    "{field}: this rule lists recipients, so the cluster is never asked and its keys need no pins; drop one of the two"
+                ),
+            ));
+        }
+        if list.value.is_empty() {
+            return Err((
+                at,
+                format!("{field}: empty; pin at least one key (or drop the field)"),
+            ));
+        }
+        any = true;
+        for item in &list.value {
+            if field == "clusterRecipients" {
+                pinned
+                    .add_arg(field, &item.value)
+                    .map_err(|e| (item.referenced.line(), e.to_string()))?;
+            } else {
+                add_recipients_file(&mut pinned, root, field, item)?;
+            }
+        }
+    }
+    Ok(any.then_some(pinned))
+}
+
+/// Adds the recipients of the file `entry` names (relative to `root`); errors name
+/// `field` and the entry's line.
+fn add_recipients_file(
+    recipients: &mut Recipients,
+    root: &Path,
+    field: &str,
+    entry: &Spanned<String>,
+) -> Result<(), (u64, String)> {
+    let path = root.join(&entry.value);
+    let shown = entry.value.clone();
+    let text = files::read_input(&path.display().to_string()).map_err(|e| {
+        (
+            entry.referenced.line(),
+            format!(
+                "{field}: {shown}: {}",
+                strip_file(&e, &path.display().to_string())
+            ),
+        )
+    })?;
+    recipients
+        .add_file(&shown, &text)
+        .map_err(|e| (entry.referenced.line(), format!("{field}: {e}")))
 }
 
 /// Compiles a pattern: `*` stays within a folder, `**` crosses folders, a trailing `/`
@@ -406,6 +491,26 @@ mod tests {
                 "rules:\n  - path: ../x\n",
                 "line 2: path: `../x` must be relative",
             ),
+            (
+                "rules:\n  - path: a/**\n    clusterRecipients:\n      - age1nope\n",
+                "line 4: clusterRecipients: not a valid age X25519 recipient",
+            ),
+            (
+                "rules:\n  - path: a/**\n    clusterRecipients: []\n",
+                "line 3: clusterRecipients: empty",
+            ),
+            (
+                "rules:\n  - path: a/**\n    clusterRecipientsFiles: [missing.txt]\n",
+                "line 3: clusterRecipientsFiles: missing.txt: ",
+            ),
+            (
+                "rules:\n  - path: a/**\n    recipientsFiles: [prod.txt]\n    clusterRecipients: [age1x]\n",
+                "line 4: clusterRecipients: this rule lists recipients",
+            ),
+            (
+                "rules:\n  - path: a/**\n    clusterRecipient: [age1x]\n",
+                "line 3: unknown field `clusterRecipient`",
+            ),
             ("version: 2\nrules:\n  - path: a\n", "line 1: version"),
             ("rules: []\n", "rules: empty"),
         ];
@@ -416,6 +521,21 @@ mod tests {
                 "{text:?} gave {err}"
             );
         }
+    }
+
+    #[test]
+    fn cluster_pins_come_from_both_fields() {
+        let a = recipient();
+        let config = load(&format!(
+            "rules:\n  - path: prod/**\n    clusterRecipients: [{a}]\n    clusterRecipientsFiles: [prod.txt]\n  - path: other/**\n"
+        ))
+        .expect("loads");
+        let pins = config.rules[0].cluster_pins.as_ref().expect("pinned");
+        assert_eq!(pins.line, 2);
+        assert_eq!(pins.recipients.len(), 2);
+        assert!(pins.pins(&a));
+        assert!(pins.file.ends_with(FILE_NAME), "{}", pins.file);
+        assert!(config.rules[1].cluster_pins.is_none());
     }
 
     #[test]
