@@ -50,6 +50,8 @@ pub struct Metrics {
     pub keys: Gauge,
     /// Key Secrets refused (unreadable, owned, or made "in the future"): alert on > 0.
     pub refused_keys: Gauge,
+    /// Keys the registry remembers but no Secret holds: alert on > 0.
+    pub missing_keys: Gauge,
     /// Age of the active key in seconds.
     pub active_key_age: Gauge,
     /// Whether this replica leads (1) or not (0).
@@ -65,6 +67,7 @@ impl Default for Metrics {
         let duration = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let keys = Gauge::default();
         let refused_keys = Gauge::default();
+        let missing_keys = Gauge::default();
         let active_key_age = Gauge::default();
         let leader = Gauge::default();
         let build = Family::<VersionLabel, Gauge>::default();
@@ -100,6 +103,11 @@ impl Default for Metrics {
             refused_keys.clone(),
         );
         registry.register(
+            "missing_keys",
+            "Sealing keys once held whose Secret is gone (values sealed to them do not open)",
+            missing_keys.clone(),
+        );
+        registry.register(
             "active_key_age_seconds",
             "Age of the active sealing key",
             active_key_age.clone(),
@@ -118,6 +126,7 @@ impl Default for Metrics {
             duration,
             keys,
             refused_keys,
+            missing_keys,
             active_key_age,
             leader,
         }

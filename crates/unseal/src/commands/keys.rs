@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use anyhow::{Context as _, bail};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::api::ListParams;
 use seal_core::files::{self, Overwrite};
@@ -12,8 +12,9 @@ use zeroize::Zeroizing;
 
 use crate::cli::{ClusterArgs, ExportArgs, ImportArgs};
 use crate::clock;
+use crate::keys::lifecycle::RECIPIENTS_CONFIGMAP;
 use crate::keys::secrets::{self, StoredKey};
-use crate::keys::{KeySet, backup};
+use crate::keys::{KeySet, backup, registry};
 
 /// Prints each key and how many SealedSecrets still use it.
 pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
@@ -27,7 +28,7 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
     if set.keys.is_empty() {
         bail!("no sealing keys in namespace {}", args.controller_namespace);
     }
-    let sealed: Api<SealedSecret> = Api::all(client);
+    let sealed: Api<SealedSecret> = Api::all(client.clone());
     let usage = match sealed.list(&ListParams::default()).await {
         Ok(list) => Some(list.items),
         Err(e) => {
@@ -40,6 +41,29 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
         "NAME", "RECIPIENT", "CREATED", "ACTIVE"
     );
     let active_name = set.active().map(|k| k.name.clone());
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &args.controller_namespace);
+    let known = match maps.get_opt(RECIPIENTS_CONFIGMAP).await {
+        Ok(map) => map
+            .and_then(|m| m.data)
+            .and_then(|d| d.get(registry::KNOWN_KEYS).map(|t| registry::parse(t)))
+            .unwrap_or_default(),
+        Err(e) => {
+            eprintln!(
+                "unseal: warning: cannot read the key registry ({e}); missing keys not shown"
+            );
+            Vec::new()
+        }
+    };
+    let held: Vec<registry::KnownKey> = set
+        .keys
+        .iter()
+        .map(|k| registry::KnownKey {
+            name: k.name.clone(),
+            recipient: k.recipient.clone(),
+            created: k.created.to_string(),
+        })
+        .collect();
+    let missing: Vec<&registry::KnownKey> = registry::missing(&known, &held);
     for key in &set.keys {
         let used = usage.as_ref().map_or("?".to_owned(), |items| {
             items
@@ -61,6 +85,25 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
             key.recipient,
             key.created.to_string(),
             active
+        );
+    }
+    for key in &missing {
+        let used = usage.as_ref().map_or("?".to_owned(), |items| {
+            items
+                .iter()
+                .filter(|s| s.spec.recipients.contains(&key.recipient))
+                .count()
+                .to_string()
+        });
+        println!(
+            "{:<28} {:<64} {:<22} {:<7} {used}",
+            key.name, key.recipient, key.created, "MISSING"
+        );
+    }
+    if !missing.is_empty() {
+        eprintln!(
+            "unseal: warning: {} key(s) MISSING: their Secrets are gone and values sealed to them do not open; restore them with unseal keys import (from unseal-keys-backup or an export)",
+            missing.len()
         );
     }
     Ok(())
@@ -115,7 +158,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let mut keys = backup::read_import(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
+    let mut keys = backup::read_any(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
     eprintln!(
         "{}: {} key(s), whose recipients are:",
         args.file,

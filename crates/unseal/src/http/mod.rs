@@ -132,6 +132,9 @@ async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
     ctx.metrics
         .refused_keys
         .set(i64::try_from(set.refused).unwrap_or(i64::MAX));
+    ctx.metrics
+        .missing_keys
+        .set(i64::try_from(ctx.keys.missing().len()).unwrap_or(i64::MAX));
     if let Some(active) = set.active() {
         let age = clock::now().duration_since(active.created).as_secs();
         ctx.metrics.active_key_age.set(age);

@@ -77,6 +77,46 @@ pub fn encrypt(plaintext: &[u8], to: &Recipients) -> Result<Vec<u8>, BackupError
     Ok(out)
 }
 
+/// Reads identities from any form a backup comes in: an age-encrypted backup (`unseal
+/// keys export`), the backup Secret as `kubectl get secret unseal-keys-backup -o yaml`
+/// prints it (one encrypted entry per key), or a plain identity file.
+pub fn read_any(bytes: &[u8], keys: Option<&KeyRing>) -> Result<Vec<ImportedKey>, BackupError> {
+    if let Some(entries) = secret_entries(bytes) {
+        let mut found = Vec::new();
+        for entry in entries {
+            found.extend(read_import(&entry, keys)?);
+        }
+        if found.is_empty() {
+            return Err(BackupError::Empty);
+        }
+        return Ok(found);
+    }
+    read_import(bytes, keys)
+}
+
+/// The decoded data values of a Secret manifest (YAML or JSON), if `bytes` is one.
+fn secret_entries(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(bytes).ok()?;
+    if !text.contains("kind") {
+        return None;
+    }
+    let docs = seal_core::documents::parse("backup", text).ok()?;
+    let mut entries = Vec::new();
+    for doc in docs {
+        if doc.value["kind"] != "Secret" {
+            return None;
+        }
+        for value in doc.value["data"].as_object()?.values() {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(value.as_str()?)
+                .ok()?;
+            entries.push(decoded);
+        }
+    }
+    Some(entries)
+}
+
 /// Reads identities from a plain identity file or an age-encrypted backup (opened with
 /// `keys`).
 pub fn read_import(bytes: &[u8], keys: Option<&KeyRing>) -> Result<Vec<ImportedKey>, BackupError> {
@@ -127,6 +167,38 @@ pub fn read_import(bytes: &[u8], keys: Option<&KeyRing>) -> Result<Vec<ImportedK
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backup_secret_as_kubectl_prints_it_is_read_entry_by_entry() {
+        use base64::Engine as _;
+        let owner = x25519::Identity::generate();
+        let mut to = Recipients::new();
+        to.insert(owner.to_public());
+        let entry = |name: &str| {
+            let key = StoredKey {
+                name: name.into(),
+                created: "2026-03-04T05:06:07Z".parse().expect("time"),
+                identity: x25519::Identity::generate(),
+                open_only: false,
+            };
+            let sealed = encrypt(backup_text(&[key]).as_bytes(), &to).expect("encrypts");
+            base64::engine::general_purpose::STANDARD.encode(sealed)
+        };
+        let manifest = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: unseal-keys-backup\ndata:\n  seal-key-0001.age: {}\n  seal-key-0002.age: {}\n",
+            entry("seal-key-0001"),
+            entry("seal-key-0002")
+        );
+        let mut ring = KeyRing::new();
+        ring.insert(owner);
+        let keys = read_any(manifest.as_bytes(), Some(&ring)).expect("reads");
+        let names: Vec<_> = keys.iter().filter_map(|k| k.name.clone()).collect();
+        assert_eq!(names, ["seal-key-0001", "seal-key-0002"]);
+        assert!(matches!(
+            read_any(manifest.as_bytes(), None),
+            Err(BackupError::NeedsIdentity)
+        ));
+    }
 
     #[test]
     fn backup_round_trip_keeps_creation_times() {

@@ -2,7 +2,7 @@
 //! recipients, refresh the backup. Every replica loads the keys (see [`load`]).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,22 +14,16 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use seal_core::Recipients;
 
-use super::backup;
+use super::backup_store::BackupStore;
+use super::missing::MissingKeys;
+use super::publication;
+use super::registry::{self, KnownKey};
 use super::secrets::{self, Created, KEY_SELECTOR};
 use super::store::{KeySet, KeyStore};
 use crate::clock;
 
 /// Name of the ConfigMap that publishes the recipients.
 pub const RECIPIENTS_CONFIGMAP: &str = "unseal-recipients";
-/// Name of the Secret that holds the encrypted key backup. A Secret, not a ConfigMap:
-/// age has no sender authentication and the backup recipient is public, so anyone who
-/// can write the backup can plant one; in a Secret of the controller's namespace only
-/// those who can already write the keys themselves can.
-pub const BACKUP_SECRET: &str = "unseal-keys-backup";
-/// The data key of the backup.
-pub const BACKUP_KEY: &str = "keys.age";
-/// Annotation on the backup: the recipients of the keys it covers.
-pub const BACKUP_COVERS_ANNOTATION: &str = "seal.dev/backup-covers";
 
 /// The leader's key duties.
 pub struct KeyManager {
@@ -39,8 +33,10 @@ pub struct KeyManager {
     renew_period: Option<Duration>,
     backup_to: Option<Recipients>,
     store: Arc<KeyStore>,
-    /// The backup this term last wrote: what is stored is trusted only if it is this.
-    last_backup: Mutex<Option<Vec<u8>>>,
+    /// The backup Secret and what this term wrote into it.
+    backups: BackupStore,
+    /// Reports keys the registry remembers but no Secret holds.
+    missing: MissingKeys,
 }
 
 impl KeyManager {
@@ -52,6 +48,7 @@ impl KeyManager {
         backup_to: Option<Recipients>,
         store: Arc<KeyStore>,
     ) -> Self {
+        let client_for_events = client.clone();
         Self {
             secrets: Api::namespaced(client.clone(), namespace),
             config_maps: Api::namespaced(client, namespace),
@@ -59,7 +56,8 @@ impl KeyManager {
             renew_period,
             backup_to,
             store,
-            last_backup: Mutex::new(None),
+            backups: BackupStore::default(),
+            missing: MissingKeys::new(client_for_events, namespace),
         }
     }
 
@@ -84,39 +82,44 @@ impl KeyManager {
         Ok(Some(created))
     }
 
-    /// Writes the recipients ConfigMap when it differs from the keys held.
+    /// Writes the recipients ConfigMap when it differs from the keys held, with the
+    /// registry of every key ever held, and reports keys that have gone missing.
     pub async fn publish(&self) -> kube::Result<()> {
         let set = self.store.current();
         let Some(active) = set.active() else {
             return Ok(());
         };
-        let mut text = format!(
-            "# The active sealing key of unseal in namespace {}: {} (created {}).\n{}\n",
-            self.namespace, active.name, active.created, active.recipient
-        );
-        let mut all = String::new();
-        for key in &set.keys {
-            all.push_str(&format!(
-                "# {} created {}\n{}\n",
-                key.name, key.created, key.recipient
-            ));
-        }
-        if set.keys.len() > 1 {
-            text.push_str("# Older keys still open what was sealed to them; seal new values to the line above.\n");
-        }
-        let data = BTreeMap::from([
-            ("recipients.txt".to_owned(), text),
-            ("all-recipients.txt".to_owned(), all),
-            ("active".to_owned(), active.recipient.clone()),
-        ]);
+        let current = self.config_maps.get_opt(RECIPIENTS_CONFIGMAP).await?;
+        let known = current
+            .as_ref()
+            .and_then(|m| m.data.as_ref())
+            .and_then(|d| d.get(registry::KNOWN_KEYS))
+            .map(|t| registry::parse(t))
+            .unwrap_or_default();
+        let held: Vec<KnownKey> = set
+            .keys
+            .iter()
+            .map(|k| KnownKey {
+                name: k.name.clone(),
+                recipient: k.recipient.clone(),
+                created: k.created.to_string(),
+            })
+            .collect();
+        let known = registry::merge(&known, &held);
+        let missing: Vec<KnownKey> = registry::missing(&known, &held)
+            .into_iter()
+            .cloned()
+            .collect();
+        self.store
+            .set_missing(missing.iter().map(|k| k.name.clone()).collect());
+        self.missing.report(&missing).await;
+        let data = publication::recipients_data(&self.namespace, &set, active, &known);
         self.upsert_config_map(RECIPIENTS_CONFIGMAP, Some(data), None, None)
             .await
     }
 
-    /// Rewrites the encrypted backup unless what is stored is exactly what this term last
-    /// wrote and covers exactly the keys held. The controller cannot read the backup (it
-    /// is sealed to an offline key) and age does not authenticate senders, so a backup
-    /// it did not write itself (planted, or from an earlier term) is replaced.
+    /// Adds backup entries for keys that have none, or whose entry this term did not
+    /// write (see [`BackupStore`]).
     pub async fn refresh_backup(&self) -> kube::Result<()> {
         let Some(to) = &self.backup_to else {
             return Ok(());
@@ -126,69 +129,10 @@ impl KeyManager {
             .iter()
             .filter_map(|s| secrets::decode(s).ok())
             .collect();
-        let mut covers: Vec<String> = stored
-            .iter()
-            .map(|k| k.identity.to_public().to_string())
-            .collect();
-        covers.sort();
-        let covers = covers.join(",");
-        let current = self.secrets.get_opt(BACKUP_SECRET).await?;
-        let stored_bytes = current
-            .as_ref()
-            .and_then(|s| s.data.as_ref())
-            .and_then(|d| d.get(BACKUP_KEY))
-            .map(|b| b.0.clone());
-        let stored_covers = current
-            .as_ref()
-            .and_then(|s| s.metadata.annotations.as_ref())
-            .and_then(|a| a.get(BACKUP_COVERS_ANNOTATION));
-        let ours = {
-            let last = self.last_backup.lock().unwrap_or_else(|p| p.into_inner());
-            last.is_some() && *last == stored_bytes
-        };
-        if ours && stored_covers == Some(&covers) {
-            return Ok(());
-        }
-        let sealed = match backup::encrypt(backup::backup_text(&stored).as_bytes(), to) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                tracing::error!(error = %e, "key backup not written");
-                return Ok(());
-            }
-        };
-        let mut secret = Secret {
-            metadata: ObjectMeta {
-                name: Some(BACKUP_SECRET.to_owned()),
-                namespace: Some(self.namespace.clone()),
-                annotations: Some(BTreeMap::from([(
-                    BACKUP_COVERS_ANNOTATION.to_owned(),
-                    covers,
-                )])),
-                ..Default::default()
-            },
-            type_: Some("Opaque".to_owned()),
-            data: Some(BTreeMap::from([(
-                BACKUP_KEY.to_owned(),
-                ByteString(sealed.clone()),
-            )])),
-            ..Default::default()
-        };
-        match current {
-            Some(current) => {
-                secret.metadata.resource_version = current.metadata.resource_version;
-                self.secrets
-                    .replace(BACKUP_SECRET, &PostParams::default(), &secret)
-                    .await?;
-            }
-            None => {
-                self.secrets.create(&PostParams::default(), &secret).await?;
-            }
-        }
-        if !ours {
-            tracing::info!("key backup written (what was stored was not written by this term)");
-        }
-        *self.last_backup.lock().unwrap_or_else(|p| p.into_inner()) = Some(sealed);
-        Ok(())
+        self.backups
+            .refresh(&self.secrets, &self.namespace, &stored, to)
+            .await
+            .map(drop)
     }
 
     async fn upsert_config_map(

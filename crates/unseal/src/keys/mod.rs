@@ -2,7 +2,11 @@
 //! backed up.
 
 pub mod backup;
+pub mod backup_store;
 pub mod lifecycle;
+pub mod missing;
+pub mod publication;
+pub mod registry;
 pub mod secrets;
 pub mod store;
 

@@ -11,12 +11,14 @@ use std::str::FromStr;
 use age::secrecy::ExposeSecret;
 use age::x25519;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, ResourceExt};
 use zeroize::Zeroizing;
 
+use super::lifecycle::RECIPIENTS_CONFIGMAP;
+use super::registry;
 use crate::clock;
 
 /// The label every key Secret carries.
@@ -148,11 +150,6 @@ pub fn encode(
     }
 }
 
-/// The generation number of a generated key's name.
-fn generation(name: &str) -> Option<u32> {
-    name.strip_prefix(GENERATED_PREFIX)?.parse().ok()
-}
-
 /// The key Secrets in the namespace.
 pub async fn list(api: &Api<Secret>) -> kube::Result<Vec<Secret>> {
     Ok(api
@@ -170,15 +167,26 @@ pub enum Created {
     PeerWon(String),
 }
 
-/// Creates the next generated key, `seal-key-(max + 1)`. A 409 means a peer created the
-/// same generation concurrently: that key counts, no second one is made.
+/// Creates the next generated key, `seal-key-(max + 1)`, where max covers the key
+/// Secrets and every key the registry remembers (so a lost key's name is never reused).
+/// A 409 means a peer created the same generation concurrently: that key counts, no
+/// second one is made.
 pub async fn create_next(api: &Api<Secret>, namespace: &str) -> kube::Result<Created> {
     let existing = list(api).await?;
+    let maps: Api<ConfigMap> = Api::namespaced(api.clone().into_client(), namespace);
+    let known = match maps.get_opt(RECIPIENTS_CONFIGMAP).await? {
+        Some(map) => map
+            .data
+            .and_then(|d| d.get(registry::KNOWN_KEYS).map(|t| registry::parse(t)))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let next = existing
         .iter()
-        .filter_map(|s| generation(&s.name_any()))
+        .filter_map(|s| registry::generation(&s.name_any()))
         .max()
         .unwrap_or(0)
+        .max(registry::highest_generation(&known))
         + 1;
     let name = format!("{GENERATED_PREFIX}{next:04}");
     let secret = encode(
@@ -257,8 +265,8 @@ mod tests {
             key.identity.to_public().to_string(),
             identity.to_public().to_string()
         );
-        assert_eq!(generation("seal-key-0007"), Some(7));
-        assert_eq!(generation("seal-key-imported-abc"), None);
+        assert_eq!(registry::generation("seal-key-0007"), Some(7));
+        assert_eq!(registry::generation("seal-key-imported-abc"), None);
     }
 
     #[test]

@@ -74,6 +74,8 @@ impl KeySet {
 pub struct KeyStore {
     current: RwLock<Arc<KeySet>>,
     changed: watch::Sender<u64>,
+    /// Names of keys the registry remembers but no key Secret holds.
+    missing: RwLock<Vec<String>>,
 }
 
 impl Default for KeyStore {
@@ -81,6 +83,7 @@ impl Default for KeyStore {
         Self {
             current: RwLock::new(Arc::new(KeySet::default())),
             changed: watch::channel(0).0,
+            missing: RwLock::new(Vec::new()),
         }
     }
 }
@@ -104,6 +107,19 @@ impl KeyStore {
         if differs {
             self.changed.send_modify(|n| *n += 1);
         }
+    }
+
+    /// Records the keys found missing (by the leader, from the registry).
+    pub fn set_missing(&self, names: Vec<String>) {
+        *self.missing.write().unwrap_or_else(|p| p.into_inner()) = names;
+    }
+
+    /// The keys found missing, by name.
+    pub fn missing(&self) -> Vec<String> {
+        self.missing
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether any key is loaded.

@@ -644,13 +644,17 @@ async fn a_backup_recipient_gets_a_fresh_encrypted_backup_after_each_new_key() {
     let covered = |h: &Harness| {
         use base64::Engine as _;
         let secret = backup(h)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(secret["data"]["keys.age"].as_str()?)
-            .ok()?;
         let mut ring = seal_core::KeyRing::new();
         ring.insert(offline.clone());
-        let keys = unseal::keys::backup::read_import(&bytes, Some(&ring)).ok()?;
-        Some(keys.len())
+        let mut names = Vec::new();
+        for entry in secret["data"].as_object()?.values() {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(entry.as_str()?)
+                .ok()?;
+            let keys = unseal::keys::backup::read_import(&bytes, Some(&ring)).ok()?;
+            names.extend(keys.into_iter().filter_map(|k| k.name));
+        }
+        Some(names.len())
     };
     wait_for("first backup", || covered(&h).filter(|n| *n == 1)).await;
     let keys: Api<Secret> = Api::namespaced(h.client.clone(), CONTROLLER_NS);

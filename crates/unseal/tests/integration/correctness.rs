@@ -444,3 +444,79 @@ async fn backoff_state_goes_with_the_object() {
     .await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_key_is_reported_stays_in_the_backup_and_its_name_is_never_reused() {
+    use base64::Engine as _;
+    let offline = age::x25519::Identity::generate();
+    let mut to = seal_core::Recipients::new();
+    to.insert(offline.to_public());
+    let mut settings = fast_settings("replica-a");
+    settings.backup_to = Some(to);
+    let h = Harness::start_with(settings).await;
+    let keys = secrets(&h, CONTROLLER_NS);
+    unseal::keys::secrets::create_next(&keys, CONTROLLER_NS)
+        .await
+        .expect("rotated");
+    let entries = |h: &Harness| -> Vec<String> {
+        h.secret(CONTROLLER_NS, "unseal-keys-backup")
+            .and_then(|s| s["data"].as_object().map(|m| m.keys().cloned().collect()))
+            .unwrap_or_default()
+    };
+    wait_for("both keys backed up", || {
+        (entries(&h) == ["seal-key-0001.age", "seal-key-0002.age"]).then_some(())
+    })
+    .await;
+    // The newest key Secret is deleted by mistake.
+    keys.delete("seal-key-0002", &DeleteParams::default())
+        .await
+        .expect("deleted");
+    wait_for("the loss is reported", || {
+        (h.ctx().keys.missing() == ["seal-key-0002"]).then_some(())
+    })
+    .await;
+    assert_eq!(
+        entries(&h),
+        ["seal-key-0001.age", "seal-key-0002.age"],
+        "the backup keeps the lost key"
+    );
+    let entry = h
+        .secret(CONTROLLER_NS, "unseal-keys-backup")
+        .expect("backup")["data"]["seal-key-0002.age"]
+        .as_str()
+        .expect("entry")
+        .to_owned();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(entry)
+        .expect("base64");
+    let mut ring = seal_core::KeyRing::new();
+    ring.insert(offline);
+    let restored = unseal::keys::backup::read_import(&bytes, Some(&ring)).expect("opens");
+    assert_eq!(restored[0].name.as_deref(), Some("seal-key-0002"));
+    wait_for("a KeyMissing warning", || {
+        h.double
+            .with_store(|s| {
+                s.list(
+                    &ResourceKind::new("events.k8s.io", "v1", "events"),
+                    Some(CONTROLLER_NS),
+                    &apiserver_double_selector(""),
+                    &apiserver_double_selector(""),
+                )
+            })
+            .iter()
+            .any(|e| e["reason"] == "KeyMissing")
+            .then_some(())
+    })
+    .await;
+    let (_, metrics) = http(&h.controllers[0].http, "GET", "/metrics", b"").await;
+    assert!(metrics.contains("unseal_missing_keys 1"), "{metrics}");
+    let next = unseal::keys::secrets::create_next(&keys, CONTROLLER_NS)
+        .await
+        .expect("rotated");
+    assert_eq!(
+        next,
+        unseal::keys::secrets::Created::Made("seal-key-0003".to_owned()),
+        "a lost key's name is not reused"
+    );
+    h.stop().await;
+}

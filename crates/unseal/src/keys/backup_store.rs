@@ -1,0 +1,124 @@
+//! The automatic key backup: the Secret `unseal-keys-backup` in the controller's
+//! namespace, one age-encrypted entry per key (`<key name>.age`, each to the
+//! `--backup-recipient` keys), that only ever grows.
+//!
+//! - Only grows: an entry stays when its key Secret is gone (deleted by mistake,
+//!   relabelled): the backup is exactly what is needed then. Entries leave only by an
+//!   explicit act of an admin.
+//! - Trusted only if written by this term: age has no sender authentication and the
+//!   backup recipient is public, so anyone who can write the Secret could plant an entry.
+//!   An entry for a key held is rewritten unless it is byte for byte what this term
+//!   wrote. (Only those who may write key Secrets may write this Secret anyway.)
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
+use seal_core::Recipients;
+
+use super::backup;
+use super::secrets::StoredKey;
+
+/// Name of the backup Secret.
+pub const BACKUP_SECRET: &str = "unseal-keys-backup";
+/// Annotation on the backup: the names of the keys it holds, comma-separated.
+pub const BACKUP_COVERS_ANNOTATION: &str = "seal.dev/backup-covers";
+
+/// The data key of a key's entry.
+pub fn entry_name(key_name: &str) -> String {
+    format!("{key_name}.age")
+}
+
+/// Keeps the backup Secret current; remembers what it wrote in this term.
+#[derive(Default)]
+pub struct BackupStore {
+    written: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl BackupStore {
+    /// Adds or rewrites the entries of `held` keys that are missing or were not written by
+    /// this term; keeps every other entry. Writes nothing when nothing changes. Returns
+    /// how many entries were (re)written.
+    pub async fn refresh(
+        &self,
+        api: &Api<Secret>,
+        namespace: &str,
+        held: &[StoredKey],
+        to: &Recipients,
+    ) -> kube::Result<usize> {
+        let current = api.get_opt(BACKUP_SECRET).await?;
+        let mut data = current
+            .as_ref()
+            .and_then(|s| s.data.clone())
+            .unwrap_or_default();
+        let mut fresh = Vec::new();
+        {
+            let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+            for key in held {
+                let entry = entry_name(&key.name);
+                let ours = written.get(&entry);
+                if ours.is_none() || data.get(&entry).map(|b| &b.0) != ours {
+                    fresh.push(key);
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        let mut made = Vec::new();
+        for key in &fresh {
+            match backup::encrypt(
+                backup::backup_text(std::slice::from_ref(*key)).as_bytes(),
+                to,
+            ) {
+                Ok(bytes) => {
+                    let entry = entry_name(&key.name);
+                    data.insert(entry.clone(), ByteString(bytes.clone()));
+                    made.push((entry, bytes));
+                }
+                Err(e) => {
+                    tracing::error!(key = %key.name, error = %e, "key backup entry not written")
+                }
+            }
+        }
+        let covers = data
+            .keys()
+            .filter_map(|k| k.strip_suffix(".age"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(BACKUP_SECRET.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                annotations: Some(BTreeMap::from([(
+                    BACKUP_COVERS_ANNOTATION.to_owned(),
+                    covers,
+                )])),
+                ..Default::default()
+            },
+            type_: Some("Opaque".to_owned()),
+            data: Some(data),
+            ..Default::default()
+        };
+        match current {
+            Some(current) => {
+                secret.metadata.resource_version = current.metadata.resource_version;
+                api.replace(BACKUP_SECRET, &PostParams::default(), &secret)
+                    .await?;
+            }
+            None => {
+                api.create(&PostParams::default(), &secret).await?;
+            }
+        }
+        let count = made.len();
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(made);
+        tracing::info!(entries = count, "key backup entries written");
+        Ok(count)
+    }
+}
