@@ -7,13 +7,15 @@
 //! is taken), replace and merge-patch with resourceVersion conflicts (409), the status
 //! subresource, delete with ownerReference garbage collection, and the rules Kubernetes
 //! applies to Secrets (type and immutable data cannot change). Tests can inject faults
-//! (a status code for the next matching requests), drop every open watch, and count
-//! writes.
+//! (a status code for the next matching requests, or requests held unanswered), drop every
+//! open watch, count writes, and read a log of every request with its client
+//! (`User-Agent`), arrival time and answer.
 //!
 //! What it leaves out, on purpose: authentication, admission, server-side apply,
 //! strategic merge (treated as a JSON merge patch), finalizers, and pagination (lists are
 //! returned whole).
 
+mod audit;
 mod faults;
 mod patch;
 mod path;
@@ -21,7 +23,8 @@ mod selector;
 mod server;
 mod store;
 
-pub use faults::Fault;
+pub use audit::Request;
+pub use faults::{Fault, Stall};
 pub use path::ResourceKind;
 pub use selector::Selector as LabelSelector;
 pub use server::ApiServerDouble;

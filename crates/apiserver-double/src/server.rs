@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::faults::Fault;
+use crate::audit::Request;
+use crate::faults::{Fault, Stall};
 use crate::path::{self, ResourceKind, Target};
 use crate::selector::Selector;
 use crate::store::{ApiError, Change, ChangeType, ObjectKey, Store};
@@ -24,7 +25,10 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(1);
 struct Shared {
     store: Mutex<Store>,
     faults: Mutex<Vec<Fault>>,
-    requests: Mutex<Vec<(String, String)>>,
+    requests: Mutex<Vec<Request>>,
+    stalls: Mutex<Vec<Stall>>,
+    /// Bumped by `release_stalled`: held requests wake up and fail.
+    released: watch::Sender<u64>,
     drop_watches: watch::Sender<u64>,
     /// Watches from a resource version below this get 410 Gone.
     oldest_rv: Mutex<u64>,
@@ -58,6 +62,8 @@ impl ApiServerDouble {
             store: Mutex::new(Store::default()),
             faults: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
+            stalls: Mutex::new(Vec::new()),
+            released: watch::channel(0).0,
             drop_watches: watch::channel(0).0,
             oldest_rv: Mutex::new(0),
             services: Mutex::new(BTreeMap::new()),
@@ -110,6 +116,26 @@ impl ApiServerDouble {
             .push(fault);
     }
 
+    /// Holds the requests that match `stall` unanswered until [`Self::release_stalled`].
+    pub fn stall(&self, stall: Stall) {
+        self.shared
+            .stalls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(stall);
+    }
+
+    /// Ends every stall: the requests held fail with 503 (they never reach the store),
+    /// and later ones are served.
+    pub fn release_stalled(&self) {
+        self.shared
+            .stalls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.shared.released.send_modify(|g| *g += 1);
+    }
+
     /// Ends every open watch stream (as when the API server restarts or a load balancer
     /// drops connections); clients must re-watch.
     pub fn drop_watches(&self) {
@@ -157,6 +183,11 @@ impl ApiServerDouble {
 
     /// Every request so far: method and path with query.
     pub fn requests(&self) -> Vec<(String, String)> {
+        self.log().into_iter().map(|r| (r.method, r.path)).collect()
+    }
+
+    /// Every request so far, in the order they arrived, with client, time and answer.
+    pub fn log(&self) -> Vec<Request> {
         self.shared
             .requests
             .lock()
@@ -179,8 +210,64 @@ fn error(e: &ApiError) -> Response {
     json_response(e.code, &e.body())
 }
 
+/// Logs the request, holds it while a stall matches, serves it, logs the answer.
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Subscribed before the stalls are read, so a release in between is not missed.
+    let mut released = shared.released.subscribe();
+    let client = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let index = {
+        let mut log = shared.requests.lock().unwrap_or_else(|p| p.into_inner());
+        log.push(Request {
+            at: Instant::now(),
+            method: method.to_string(),
+            path: uri
+                .path_and_query()
+                .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned()),
+            client: client.clone(),
+            status: None,
+        });
+        log.len() - 1
+    };
+    let stalled = shared
+        .stalls
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .any(|s| s.holds(uri.path(), &client));
+    let response = if stalled {
+        let _ = released.changed().await;
+        error(&ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "stalled request released",
+        ))
+    } else {
+        serve(shared.clone(), method, uri, query, headers, body).await
+    };
+    if let Some(entry) = shared
+        .requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_mut(index)
+    {
+        entry.status = Some(response.status().as_u16());
+    }
+    response
+}
+
+async fn serve(
+    shared: Arc<Shared>,
     method: Method,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
@@ -188,15 +275,6 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
-    let full = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| path.clone());
-    shared
-        .requests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((method.to_string(), full));
     let injected = {
         let mut faults = shared.faults.lock().unwrap_or_else(|p| p.into_inner());
         faults
@@ -280,11 +358,9 @@ async fn handle(
                 "items": items,
             }))
         }
-        (&Method::POST, None) if query.contains_key("dryRun") => parse_body().and_then(|b| {
-            shared
-                .store()
-                .check_create(&target.kind, &namespace, b)
-        }),
+        (&Method::POST, None) if query.contains_key("dryRun") => {
+            parse_body().and_then(|b| shared.store().check_create(&target.kind, &namespace, b))
+        }
         (&Method::POST, None) => {
             parse_body().and_then(|b| shared.store().create(&target.kind, &namespace, b))
         }

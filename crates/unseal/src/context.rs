@@ -8,6 +8,7 @@ use std::time::Duration;
 use kube::Client;
 use seal_core::Recipients;
 
+use crate::clock::Clock;
 use crate::events::EventPublisher;
 use crate::http::rate_limit::ClientRates;
 use crate::keys::KeyStore;
@@ -45,10 +46,17 @@ pub struct Settings {
     pub identity: String,
     /// Lease name.
     pub lease_name: String,
-    /// How long a lease holds without renewal.
+    /// How long a lease holds without renewal: a peer takes it over once this long has
+    /// passed, on its own clock, since it last saw the Lease change.
     pub lease_duration: Duration,
-    /// How often the lease is renewed or tried.
+    /// How long the leader keeps trying to renew after its last successful renewal
+    /// before it steps down; shorter than `lease_duration`, so that it stops before a
+    /// peer can take over.
+    pub lease_renew_deadline: Duration,
+    /// How often the lease is renewed or tried (client-go's retry period).
     pub lease_renew_every: Duration,
+    /// The wall clock whose time this replica writes into the Lease.
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -68,7 +76,9 @@ impl Settings {
             identity: identity.to_owned(),
             lease_name: "unseal-leader".to_owned(),
             lease_duration: Duration::from_secs(15),
-            lease_renew_every: Duration::from_secs(5),
+            lease_renew_deadline: Duration::from_secs(10),
+            lease_renew_every: Duration::from_secs(2),
+            clock: Clock::system(),
         }
     }
 }

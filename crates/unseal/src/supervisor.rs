@@ -1,26 +1,39 @@
 //! `unseal run`: every replica loads the keys and serves HTTP; the replica holding the
-//! Lease also manages the keys and reconciles. SIGTERM (or the `shutdown` signal) drains
-//! and returns.
+//! Lease also manages the keys and reconciles (see [`crate::leader`]). A leader that
+//! cannot renew in time steps down and becomes a candidate again. SIGTERM (or the
+//! `shutdown` signal) drains and returns.
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::context::Context;
 use crate::keys::lifecycle::{self, KeyManager};
-use crate::leader::{self, Candidate};
+use crate::leader::{Candidate, Elector, TermEnd, Timings};
 use crate::{controller, http};
 
-/// The work of one leadership term, stopped when the term ends.
+/// A spawned task aborted when this handle is dropped: if [`run`] itself is dropped
+/// (its task aborted, as a crash would end it), nothing it started keeps running.
+struct Owned<T>(JoinHandle<T>);
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The work of one leadership term, stopped when the term ends (aborted if dropped).
 struct Term {
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: JoinSet<()>,
 }
 
 impl Term {
     fn start(ctx: &Arc<Context>) -> Self {
         let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
         let manager = KeyManager::new(
             ctx.client.clone(),
             &ctx.settings.namespace,
@@ -29,34 +42,35 @@ impl Term {
             ctx.keys.clone(),
         );
         let every = ctx.settings.key_check_every;
-        let keys_task = {
+        {
             let stopped = stopped.clone();
-            tokio::spawn(async move { manager.run(every, stopped).await })
-        };
-        let controller_task = {
-            let ctx = ctx.clone();
-            let mut stopped = stopped.clone();
-            tokio::spawn(async move {
-                let mut loaded = ctx.keys.subscribe();
-                while !ctx.keys.is_loaded() {
-                    tokio::select! {
-                        r = loaded.changed() => if r.is_err() { return },
-                        _ = stopped.changed() => return,
-                    }
-                }
-                controller::run(ctx, stopped).await;
-            })
-        };
-        Self {
-            stop,
-            tasks: vec![keys_task, controller_task],
+            tasks.spawn(async move { manager.run(every, stopped).await });
         }
+        let ctx = ctx.clone();
+        let mut stopped = stopped;
+        tasks.spawn(async move {
+            let mut loaded = ctx.keys.subscribe();
+            while !ctx.keys.is_loaded() {
+                tokio::select! {
+                    r = loaded.changed() => if r.is_err() { return },
+                    _ = stopped.changed() => return,
+                }
+            }
+            controller::run(ctx, stopped).await;
+        });
+        Self { stop, tasks }
     }
 
-    async fn end(self) {
+    /// Asks the term's tasks to stop, lets them finish within `grace`, then aborts them.
+    async fn end(mut self, grace: std::time::Duration) {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        let finished = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(?grace, "term's tasks did not stop in time: aborted");
+            self.tasks.shutdown().await;
         }
     }
 }
@@ -67,16 +81,23 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let loader = tokio::spawn(lifecycle::load(
+    let settings = &ctx.settings;
+    let timings = Timings::new(
+        settings.lease_duration,
+        settings.lease_renew_deadline,
+        settings.lease_renew_every,
+    )
+    .context("leader election timings")?;
+    let _loader = Owned(tokio::spawn(lifecycle::load(
         ctx.client.clone(),
-        ctx.settings.namespace.clone(),
+        settings.namespace.clone(),
         ctx.keys.clone(),
-    ));
+    )));
     tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-    let server = {
+    let mut server = {
         let mut shutdown = shutdown.clone();
         let app = http::router(ctx.clone());
-        tokio::spawn(async move {
+        Owned(tokio::spawn(async move {
             let graceful = async move {
                 let _ = shutdown.wait_for(|s| *s).await;
             };
@@ -87,52 +108,41 @@ pub async fn run(
             {
                 tracing::error!(error = %e, "HTTP server failed");
             }
-        })
+        }))
     };
     let me = Candidate {
-        namespace: ctx.settings.namespace.clone(),
-        lease: ctx.settings.lease_name.clone(),
-        identity: ctx.settings.identity.clone(),
-        duration: ctx.settings.lease_duration,
+        namespace: settings.namespace.clone(),
+        lease: settings.lease_name.clone(),
+        identity: settings.identity.clone(),
     };
-    let mut term: Option<Term> = None;
-    loop {
-        let leading = match leader::try_lead(&ctx.client, &me).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "lease not renewed");
-                false
+    let mut elector = Elector::new(ctx.client.clone(), me, timings, settings.clock);
+    while let Some(renewed) = elector.acquire(&mut shutdown).await {
+        tracing::info!(identity = %elector.identity(), "leading: managing keys and reconciling");
+        ctx.set_leader(true);
+        let term = Term::start(&ctx);
+        let end = elector.hold(renewed, &mut shutdown).await;
+        ctx.set_leader(false);
+        match &end {
+            TermEnd::Shutdown => {}
+            TermEnd::Lost(holder) => {
+                tracing::warn!(leader = %holder, "lost the lease: stopping reconciliation");
             }
-        };
-        match (leading, term.is_some()) {
-            (true, false) => {
-                tracing::info!(identity = %me.identity, "leading: managing keys and reconciling");
-                ctx.set_leader(true);
-                term = Some(Term::start(&ctx));
-            }
-            (false, true) => {
-                tracing::warn!(identity = %me.identity, "lost the lease: stopping reconciliation");
-                ctx.set_leader(false);
-                if let Some(t) = term.take() {
-                    t.end().await;
-                }
-            }
-            _ => {}
+            TermEnd::DeadlinePassed => tracing::warn!(
+                deadline = ?timings.renew_deadline(),
+                "lease not renewed in time: stepping down before it can expire"
+            ),
         }
-        tokio::select! {
-            _ = tokio::time::sleep(ctx.settings.lease_renew_every) => {}
-            _ = shutdown.wait_for(|s| *s) => break,
+        term.end(timings.stop_grace()).await;
+        // An aborted controller did not get to say so itself.
+        ctx.set_synced(false);
+        if end == TermEnd::Shutdown {
+            if let Err(e) = elector.release().await {
+                tracing::warn!(error = %e, "lease not released");
+            }
+            break;
         }
     }
     tracing::info!("shutting down");
-    if let Some(t) = term.take() {
-        t.end().await;
-        ctx.set_leader(false);
-        if let Err(e) = leader::release(&ctx.client, &me).await {
-            tracing::warn!(error = %e, "lease not released");
-        }
-    }
-    loader.abort();
-    let _ = server.await;
+    let _ = (&mut server.0).await;
     Ok(())
 }

@@ -494,7 +494,16 @@ async fn rotate_and_import_are_picked_up_live() {
 async fn two_replicas_elect_one_leader_and_make_one_key() {
     let mut h = Harness::start().await;
     h.add_controller(fast_settings("replica-b")).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Once replica-b has read the Lease, it has seen replica-a hold it: it cannot take it
+    // for a lease duration from then, and does not lead now.
+    wait_for("replica-b reads the lease", || {
+        h.double
+            .log()
+            .iter()
+            .any(|r| r.client == "replica-b" && r.is_for("leases") && r.succeeded())
+            .then_some(())
+    })
+    .await;
     let leaders: Vec<bool> = h.controllers.iter().map(|c| c.ctx.is_leader()).collect();
     assert_eq!(leaders, [true, false]);
     assert_eq!(h.key_count().await, 1);

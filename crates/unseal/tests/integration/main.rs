@@ -9,4 +9,5 @@ mod commands;
 mod controller;
 mod correctness;
 mod http_api;
+mod leader;
 mod support;

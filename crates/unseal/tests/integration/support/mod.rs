@@ -48,6 +48,13 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
     }
+
+    /// Ends it abruptly, as a crash would: nothing is drained and the Lease is not
+    /// released.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
 }
 
 /// Short periods so that tests run fast.
@@ -55,6 +62,7 @@ pub fn fast_settings(identity: &str) -> Settings {
     let mut s = Settings::new(CONTROLLER_NS, identity);
     s.key_check_every = Duration::from_millis(200);
     s.lease_duration = Duration::from_secs(2);
+    s.lease_renew_deadline = Duration::from_millis(1500);
     s.lease_renew_every = Duration::from_millis(100);
     s.resync_every = Duration::from_secs(600);
     s
@@ -64,6 +72,18 @@ pub fn fast_settings(identity: &str) -> Settings {
 pub fn client_for(double: &ApiServerDouble) -> Client {
     let url = double.url().parse().expect("url");
     Client::try_from(kube::Config::new(url)).expect("client")
+}
+
+/// A client for the double whose requests carry `User-Agent: agent`, so that the
+/// double's log tells them apart.
+pub fn client_as(double: &ApiServerDouble, agent: &str) -> Client {
+    use axum::http::{HeaderValue, header};
+    let mut config = kube::Config::new(double.url().parse().expect("url"));
+    config.headers.push((
+        header::USER_AGENT,
+        HeaderValue::from_str(agent).expect("agent"),
+    ));
+    Client::try_from(config).expect("client")
 }
 
 impl Harness {
@@ -88,7 +108,8 @@ impl Harness {
 
     /// Starts another controller replica against the same double.
     pub async fn add_controller(&mut self, settings: Settings) {
-        let ctx = Context::new(client_for(&self.double), settings);
+        let client = client_as(&self.double, &settings.identity);
+        let ctx = Context::new(client, settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
