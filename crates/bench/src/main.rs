@@ -1,10 +1,11 @@
 //! `seal-bench`: the benchmark suite. Run it with `scripts/bench` (release build). Every
 //! figure is printed beside its reference, measured in the same run, as a ratio.
 //!
-//! `seal-bench [crypto|repo|startup|controller [N]]...` (all when none is named).
+//! `seal-bench [crypto|flood|repo|startup|controller [N]]...` (all when none is named).
 
 mod controller;
 mod crypto;
+mod flood;
 mod processes;
 
 fn main() -> anyhow::Result<()> {
@@ -18,6 +19,9 @@ fn main() -> anyhow::Result<()> {
     );
     if wants("crypto") {
         crypto::run()?;
+    }
+    if wants("flood") {
+        flood::run()?;
     }
     if wants("repo") {
         processes::repo()?;
