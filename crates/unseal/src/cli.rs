@@ -134,11 +134,16 @@ pub struct RunArgs {
     /// This replica's name in the Lease and Events [default: $POD_NAME or the host name].
     #[arg(long, env = "UNSEAL_IDENTITY")]
     pub identity: Option<String>,
-    /// How long the Lease holds without renewal.
+    /// How long the Lease holds without renewal: a peer takes over once it has seen the
+    /// Lease unchanged this long on its own clock.
     #[arg(long, env = "UNSEAL_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub lease_duration: Duration,
+    /// How long the leader keeps retrying a failed renewal before it steps down (shorter
+    /// than the lease duration).
+    #[arg(long, env = "UNSEAL_LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub lease_renew_deadline: Duration,
     /// How often the Lease is renewed (or tried).
-    #[arg(long, env = "UNSEAL_LEASE_RENEW_PERIOD", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "UNSEAL_LEASE_RENEW_PERIOD", default_value = "2s", value_parser = parse_duration)]
     pub lease_renew_period: Duration,
     /// Log format.
     #[arg(long, env = "UNSEAL_LOG_FORMAT", value_enum, default_value = "text")]

@@ -47,6 +47,7 @@ pub fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
     settings.key_check_every = args.key_check_period;
     settings.lease_duration = args.lease_duration;
     settings.lease_renew_every = args.lease_renew_period;
+    settings.lease_renew_deadline = args.lease_renew_deadline;
     if !args.backup_recipients.is_empty() {
         let mut to = Recipients::new();
         for r in &args.backup_recipients {
