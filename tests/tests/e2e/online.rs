@@ -109,8 +109,10 @@ impl Drop for Cluster {
     }
 }
 
+/// Polls every 20 ms for up to a minute (generous: a busy machine must not fail a slow
+/// test).
 async fn wait(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..750 {
+    for _ in 0..3000 {
         if check() {
             return;
         }

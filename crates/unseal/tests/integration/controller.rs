@@ -408,11 +408,15 @@ async fn renewal_and_rotation_keep_old_values_opening() {
     ))
     .await;
     wait_for("secret", || h.secret("apps", "old")).await;
-    wait_for("renewed", || {
-        (h.ctx().keys.current().keys.len() >= 2).then_some(())
+    // With a one-second period a renewal may already have happened before `first` was
+    // read: wait for the exact state asserted (an active key other than `first`), not for
+    // "two keys held", which that earlier renewal satisfies at once.
+    let renewed = wait_for("renewed", || {
+        let now = h.recipients();
+        (now.to_strings() != first.to_strings()).then_some(now)
     })
     .await;
-    let renewed = h.recipients();
+    assert!(h.ctx().keys.current().keys.len() >= 2);
     assert_ne!(renewed.to_strings(), first.to_strings());
     // The recipients ConfigMap follows the active key (compared afresh each time: with a
     // one-second period, another renewal may come before the ConfigMap is looked at).
@@ -609,7 +613,20 @@ async fn a_steady_cluster_costs_no_writes() {
     for i in 0..5 {
         h.wait_reason("apps", &format!("s{i}"), "Unsealed").await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The last write that is not for a SealedSecret: the recipients ConfigMap, published
+    // by the key manager on its own schedule. Once it names the active key, nothing is
+    // left to write.
+    let active = h.recipients().to_strings()[0].clone();
+    wait_for("recipients published", || {
+        h.double
+            .get(
+                &ResourceKind::config_maps(),
+                CONTROLLER_NS,
+                "unseal-recipients",
+            )
+            .filter(|cm| cm["data"]["active"] == active.as_str())
+    })
+    .await;
     let steady = || h.double.writes_besides(&["leases", "events"]);
     let before = steady();
     let reconciles_before = h.ctx().metrics.render();
