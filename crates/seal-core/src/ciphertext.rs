@@ -97,6 +97,11 @@ pub fn read(bytes: &[u8]) -> Result<ValueShape, OpenError> {
         };
         let line = &rest[..eol];
         at += eol + 1;
+        if AGE_V1_MAGIC.len() + at > MAX_HEADER {
+            return Err(OpenError::BadShape {
+                problem: "the age header is larger than 16 KiB",
+            });
+        }
         if line.starts_with(b"---") {
             break at;
         }
@@ -209,6 +214,20 @@ mod tests {
         let err = check(&forged(1, 1, "scrypt"), &[]).expect_err("scrypt");
         assert!(err.to_string().contains("only X25519"), "{err}");
         assert!(check(&forged(1, MAX_GREASE + 1, "z-grease"), &[]).is_err());
+    }
+
+    #[test]
+    fn a_header_that_ends_past_the_cap_is_refused() {
+        // A last line long enough to carry the MAC line past 16 KiB (found by fuzzing).
+        let mut bytes = AGE_V1_MAGIC.to_vec();
+        bytes.extend_from_slice(b"-> X25519 a\n");
+        bytes.extend(std::iter::repeat_n(b'A', MAX_HEADER - 100));
+        bytes.extend_from_slice(b"\n--- ");
+        bytes.extend(std::iter::repeat_n(b'A', 200));
+        bytes.extend_from_slice(b"\n");
+        bytes.extend_from_slice(&[0u8; PAYLOAD_NONCE_LEN + TAG_LEN]);
+        let err = check(&bytes, &[]).expect_err("header over the cap");
+        assert!(err.to_string().contains("16 KiB"), "{err}");
     }
 
     #[test]

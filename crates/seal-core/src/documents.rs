@@ -37,8 +37,9 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Document>, Error> {
         let at = Location::document(file, index + 1);
         match value {
             Value::Null => {}
-            Value::Object(ref map) if is_list(map) => {
-                let Some(Value::Array(items)) = map.get("items").cloned() else {
+            Value::Object(mut map) if is_list(&map) => {
+                // Taken, not copied: a List body is already in memory once.
+                let Some(Value::Array(items)) = map.remove("items") else {
                     return Err(Error::Field {
                         at,
                         field: "items".to_owned(),

@@ -18,15 +18,32 @@ pub struct SyntaxError {
     pub column: Option<u64>,
 }
 
-/// Parses every document of a multi-document YAML stream into generic values.
+/// The parser's budget for a text of `len` bytes: the library's defaults allow 64 MiB of
+/// scalars however small the input, so a few anchors repeated through aliases (a "billion
+/// laughs") could grow a 1 MB request body to over 100 MB of memory. Here what the
+/// documents may expand to is tied to the input: at most twice its size (at least
+/// 64 KiB), for scalars and for what anchors retain alike.
+fn budget_for(len: usize) -> serde_saphyr::Options {
+    let cap = len.saturating_mul(2).max(64 * 1024);
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_total_scalar_bytes = cap;
+    budget.max_recorded_anchor_bytes = cap;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Parses every document of a multi-document YAML stream into generic values, within a
+/// budget tied to the text's size ([`budget_for`]).
 pub fn parse_documents(text: &str) -> Result<Vec<serde_json::Value>, SyntaxError> {
-    serde_saphyr::from_multiple::<serde_json::Value>(text).map_err(|e| {
-        let location = e.location();
-        SyntaxError {
-            line: location.map(|l| l.line()),
-            column: location.map(|l| l.column()),
-        }
-    })
+    serde_saphyr::from_multiple_with_options::<serde_json::Value>(text, budget_for(text.len()))
+        .map_err(|e| {
+            let location = e.location();
+            SyntaxError {
+                line: location.map(|l| l.line()),
+                column: location.map(|l| l.column()),
+            }
+        })
 }
 
 /// A configuration file that does not fit its schema: where, and what is wrong. Unlike
@@ -113,6 +130,25 @@ mod tests {
         assert_eq!(docs[1]["b"][1], "z");
         let err = parse_documents("a: 1\nb: [unclosed\n").expect_err("fails");
         assert!(err.line.is_some());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_within_a_budget_tied_to_the_input() {
+        let big = "x".repeat(100_000);
+        let aliases = "  - *big\n".repeat(72);
+        let text = format!("kind: List\nitems:\n  - &big \"{big}\"\n{aliases}");
+        assert!(text.len() < 110_000);
+        assert!(
+            parse_documents(&text).is_err(),
+            "7 MB of expansion from 100 KB"
+        );
+        let fine = format!("a: &x \"{}\"\nb: *x\n", "y".repeat(1000));
+        assert_eq!(
+            parse_documents(&fine).expect("small aliases")[0]["b"]
+                .as_str()
+                .map(str::len),
+            Some(1000)
+        );
     }
 
     #[test]
