@@ -394,6 +394,13 @@ fn normalize(kind: &ResourceKind, namespace: &str, body: &mut Value) {
     if !namespace.is_empty() {
         body["metadata"]["namespace"] = json!(namespace);
     }
+    // The API server's default: a Secret without a type, or with an empty one, is Opaque.
+    if kind.plural == "secrets"
+        && kind.group.is_empty()
+        && body["type"].as_str().is_none_or(str::is_empty)
+    {
+        body["type"] = json!("Opaque");
+    }
 }
 
 /// Kubernetes refuses to change a Secret's type, or the data of an immutable Secret.

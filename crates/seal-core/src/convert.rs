@@ -115,6 +115,45 @@ pub fn binding_of(sealed: &SealedSecret, key: &str) -> Result<Binding, DocError>
     })
 }
 
+/// The most X25519 unwraps (stanzas × candidate keys, summed over the values) one
+/// SealedSecret may cost to open. A real one costs a few per value; without a cap an
+/// object of 100 values with 64 stanzas each would cost seconds of CPU per open, and a
+/// controller re-opens it on every change of its Secret.
+pub const MAX_WORK: usize = 4096;
+
+/// What opening `sealed` with `keys` would cost, in X25519 unwraps (every stanza tried
+/// with every candidate key), read from the ciphertexts' shapes without any crypto. A
+/// value whose shape is refused is an error here already.
+pub fn work(sealed: &SealedSecret, keys: &KeyRing) -> Result<usize, DocError> {
+    let candidates = keys.candidates(&sealed.spec.recipients).len();
+    let mut total = 0usize;
+    for (key, text) in &sealed.spec.encrypted_data {
+        let shape = crate::ciphertext::decode(text)
+            .and_then(|bytes| crate::ciphertext::check(&bytes, &sealed.spec.recipients))
+            .map_err(|error| DocError::Open {
+                field: format!("spec.encryptedData.{key}"),
+                error,
+            })?;
+        total = total.saturating_add(shape.x25519_stanzas.saturating_mul(candidates));
+    }
+    Ok(total)
+}
+
+/// [`open_sealed_secret`], refused before any decryption when it would cost more than
+/// [`MAX_WORK`] unwraps.
+pub fn open_within_budget(sealed: &SealedSecret, keys: &KeyRing) -> Result<PlainSecret, DocError> {
+    let cost = work(sealed, keys)?;
+    if cost > MAX_WORK {
+        return Err(DocError::field(
+            "spec.encryptedData",
+            format!(
+                "opening would take {cost} key unwraps (values × recipient stanzas × keys), over the limit of {MAX_WORK}"
+            ),
+        ));
+    }
+    open_sealed_secret(sealed, keys)
+}
+
 /// Opens every value of a SealedSecret and builds its Secret. Any value that does not
 /// open fails the whole object: a partial Secret is never produced.
 pub fn open_sealed_secret(sealed: &SealedSecret, keys: &KeyRing) -> Result<PlainSecret, DocError> {
@@ -173,7 +212,7 @@ pub fn sealed_secret_from_value(value: Value) -> Result<SealedSecret, DocError> 
     }
     let sealed: SealedSecret = serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
-        DocError::field(field, e.into_inner().to_string())
+        DocError::field(field, without_quoted_input(&e.into_inner().to_string()))
     })?;
     match sealed.metadata.name.as_deref() {
         None => return Err(DocError::field("metadata.name", "missing")),
@@ -185,6 +224,37 @@ pub fn sealed_secret_from_value(value: Value) -> Result<SealedSecret, DocError> 
         names::check_namespace(ns).map_err(|p| DocError::field("metadata.namespace", p))?;
     }
     Ok(sealed)
+}
+
+/// A serde message with every quoted piece of the input replaced by `"…"`: serde names
+/// the value it did not expect (`invalid type: string "…", expected a boolean`,
+/// ``unknown variant `…`, expected one of …``), and that value may be a private key
+/// pasted into the wrong field. What follows `, expected` is serde's own (the type's
+/// names) and is kept.
+fn without_quoted_input(message: &str) -> String {
+    let (told, expected) = match message.split_once(", expected") {
+        Some((told, rest)) => (told, format!(", expected{rest}")),
+        None => (message, String::new()),
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    for c in told.chars() {
+        match open {
+            None if c == '"' || c == '`' => {
+                out.push(c);
+                out.push('…');
+                open = Some(c);
+            }
+            None => out.push(c),
+            Some(q) if c == q => {
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+        }
+    }
+    out.push_str(&expected);
+    out
 }
 
 /// A SealedSecret with only what belongs in Git: server-side metadata (uid,
@@ -316,6 +386,47 @@ mod tests {
         let opened = open_sealed_secret(&sealed, &ring).expect("opens");
         assert_eq!(opened.data["password"].expose(), b"new");
         assert_eq!(opened.data["extra"].expose(), b"x");
+    }
+
+    #[test]
+    fn the_work_of_an_open_is_counted_and_capped() {
+        let (ring, recipients) = keys();
+        let mut sealed = seal_secret(&secret(Some("apps")), &recipients, &SealOptions::default())
+            .expect("seals");
+        assert_eq!(
+            work(&sealed, &ring).expect("counts"),
+            2,
+            "2 values x 1 stanza x 1 key"
+        );
+        let value = sealed.spec.encrypted_data["password"].clone();
+        for i in 0..(MAX_WORK + 1) {
+            sealed
+                .spec
+                .encrypted_data
+                .insert(format!("k{i}"), value.clone());
+        }
+        let err = open_within_budget(&sealed, &ring).expect_err("too much work");
+        assert!(err.to_string().contains("over the limit"), "{err}");
+    }
+
+    #[test]
+    fn a_value_in_the_wrong_field_is_not_echoed() {
+        let err = sealed_secret_from_value(serde_json::json!({
+            "apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "x"},
+            "spec": {"template": {"immutable": "AGE-SECRET-KEY-1SECRETVALUE"}}
+        }))
+        .expect_err("not a boolean");
+        let shown = err.to_string();
+        assert!(!shown.contains("SECRETVALUE"), "{shown}");
+        assert!(shown.contains("expected a boolean"), "{shown}");
+        let err = sealed_secret_from_value(serde_json::json!({
+            "apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": "x"},
+            "spec": {"scope": "AGE-SECRET-KEY-1SECRETVALUE"}
+        }))
+        .expect_err("not a scope");
+        let shown = err.to_string();
+        assert!(!shown.contains("SECRETVALUE"), "{shown}");
+        assert!(shown.contains("expected one of `strict`"), "{shown}");
     }
 
     #[test]

@@ -80,10 +80,12 @@ pub struct ImportArgs {
     /// The identity that opens an encrypted backup.
     #[arg(short = 'i', long = "identity", value_name = "PATH")]
     pub identity: Option<String>,
-    /// Make the newest imported key the active (sealing) key. Without it imported keys
-    /// only open values: a planted or stale backup cannot take over sealing.
-    #[arg(long)]
-    pub activate: bool,
+    /// Make the imported key with this recipient the active (sealing) key. Without it
+    /// imported keys only open values: a planted or stale backup cannot take over
+    /// sealing. Named explicitly, not "the newest": a backup's dates are not
+    /// authenticated.
+    #[arg(long, value_name = "age1…")]
+    pub activate: Option<String>,
     /// The cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -37,6 +37,10 @@ pub struct Settings {
     /// Recipients that `POST /v1/reencrypt?add=…` may add, besides this controller's
     /// own keys.
     pub trusted_recipients: Vec<String>,
+    /// Calls to verify and reencrypt one client may make at once (its token bucket).
+    pub api_burst: u32,
+    /// Tokens each client's bucket gets back per second.
+    pub api_per_second: u32,
     /// Rewrites of one merged key within [`Settings::write_war_window`] after which the
     /// controller stops writing it (reason `Conflict`).
     pub write_war_rounds: usize,
@@ -71,6 +75,8 @@ impl Settings {
             resync_every: Duration::from_secs(600),
             backup_to: None,
             trusted_recipients: Vec::new(),
+            api_burst: 20,
+            api_per_second: 10,
             write_war_rounds: 5,
             write_war_window: Duration::from_secs(600),
             identity: identity.to_owned(),
@@ -107,6 +113,8 @@ pub struct Context {
     leader: AtomicBool,
     /// Rate limits of the verify and reencrypt endpoints, per client.
     pub api_rate: ClientRates,
+    /// Slots for request bodies being read or held (see [`crate::http::intake`]).
+    pub http_bodies: crate::http::intake::BodySlots,
 }
 
 impl Context {
@@ -117,13 +125,14 @@ impl Context {
             client,
             opener: Opener::for_this_machine(),
             write_wars: WriteWars::new(settings.write_war_rounds, settings.write_war_window),
+            api_rate: ClientRates::new(settings.api_burst, settings.api_per_second),
             keys: Arc::new(KeyStore::default()),
             metrics: Metrics::default(),
             settings,
             failures: Mutex::new(HashMap::new()),
             synced: AtomicBool::new(false),
             leader: AtomicBool::new(false),
-            api_rate: ClientRates::new(20, 10),
+            http_bodies: Default::default(),
         })
     }
 

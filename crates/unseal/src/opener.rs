@@ -4,22 +4,26 @@
 //! async runtime it would delay `/healthz`, `/readyz`, lease renewal and every other
 //! reconcile while it lasts, so every open goes to tokio's blocking pool. Two lanes keep
 //! the HTTP API from starving the reconciler and the other way round: each has its own
-//! permits, and the API lane refuses (instead of queueing without end) when it is full.
+//! permits, and the API lane refuses after a short wait (instead of queueing without end)
+//! when it is full.
 
 use std::sync::Arc;
 
 use seal_core::error::DocError;
 use seal_core::{KeyRing, PlainSecret, SealedSecret, convert};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::keys::KeySet;
+
+/// How long an HTTP call waits for a decryption slot before it is told to retry.
+pub const API_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Who asks for an open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
     /// The reconciler: waits for a permit.
     Reconcile,
-    /// The HTTP API (verify, reencrypt): refused at once when its permits are taken.
+    /// The HTTP API (verify, reencrypt): waits at most [`API_QUEUE_WAIT`] for a permit.
     Api,
 }
 
@@ -67,10 +71,15 @@ impl Opener {
                 .acquire_owned()
                 .await
                 .map_err(|_| OpenFailure::Aborted),
-            Lane::Api => self.api.clone().try_acquire_owned().map_err(|e| match e {
-                TryAcquireError::NoPermits => OpenFailure::Busy,
-                TryAcquireError::Closed => OpenFailure::Aborted,
-            }),
+            // A short, fair (first come, first served) wait, then Busy: a queue without
+            // end would let one client's backlog delay everyone for as long as it likes.
+            Lane::Api => {
+                match tokio::time::timeout(API_QUEUE_WAIT, self.api.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => Ok(permit),
+                    Ok(Err(_)) => Err(OpenFailure::Aborted),
+                    Err(_) => Err(OpenFailure::Busy),
+                }
+            }
         }
     }
 
@@ -90,7 +99,9 @@ impl Opener {
         result.map_err(|_| OpenFailure::Aborted)?
     }
 
-    /// Opens every value of `sealed` with `keys` (see [`convert::open_sealed_secret`]).
+    /// Opens every value of `sealed` with `keys`, refused before any decryption when it
+    /// would cost more than [`convert::MAX_WORK`] unwraps (see
+    /// [`convert::open_within_budget`]).
     pub async fn open(
         &self,
         lane: Lane,
@@ -98,7 +109,7 @@ impl Opener {
         keys: Arc<KeySet>,
     ) -> Result<PlainSecret, OpenFailure> {
         self.run(lane, keys, move |ring| {
-            Ok(convert::open_sealed_secret(&sealed, ring)?)
+            Ok(convert::open_within_budget(&sealed, ring)?)
         })
         .await
     }
@@ -109,7 +120,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_api_lane_refuses_when_full_and_the_reconcile_lane_still_runs() {
+    async fn the_api_lane_refuses_when_full_past_its_wait_and_the_reconcile_lane_still_runs() {
         let opener = Arc::new(Opener::new(1, 1));
         let (hold, release) = std::sync::mpsc::channel::<()>();
         let (started_tx, started) = tokio::sync::oneshot::channel();

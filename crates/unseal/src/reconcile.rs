@@ -81,7 +81,7 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<Written, Verd
         })?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let written = match sealed.spec.mode {
-        Mode::Owned => secret_sync::sync_owned(&api, sealed, &plain).await,
+        Mode::Owned => secret_sync::sync_owned(&api, sealed, &plain, &ctx.write_wars).await,
         Mode::Merge => secret_sync::sync_merge(&api, sealed, &plain, &ctx.write_wars).await,
     };
     written.map_err(|problem| failed(problem.reason(), problem.to_string()))

@@ -158,7 +158,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let mut keys = backup::read_any(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
+    let keys = backup::read_any(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
     eprintln!(
         "{}: {} key(s), whose recipients are:",
         args.file,
@@ -167,15 +167,22 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     for key in &keys {
         eprintln!("  {}", key.identity.to_public());
     }
-    // With --activate, the newest key of the file becomes the active one.
-    keys.sort_by_key(|k| k.created);
-    let newest = keys.len().saturating_sub(1);
+    if let Some(wanted) = &args.activate
+        && !keys
+            .iter()
+            .any(|k| &k.identity.to_public().to_string() == wanted)
+    {
+        bail!(
+            "--activate: {wanted} is not among the keys of {}",
+            args.file
+        );
+    }
     let client = super::client(&args.cluster).await?;
     let api: Api<Secret> = Api::namespaced(client, &args.cluster.controller_namespace);
-    for (i, key) in keys.iter().enumerate() {
+    for key in &keys {
         let recipient = key.identity.to_public().to_string();
         let created = key.created.unwrap_or_else(clock::now);
-        let activate = args.activate && i == newest;
+        let activate = args.activate.as_ref() == Some(&recipient);
         match secrets::import(
             &api,
             &args.cluster.controller_namespace,
@@ -191,9 +198,9 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             None => println!("already held: {recipient}"),
         }
     }
-    if !args.activate {
+    if args.activate.is_none() {
         eprintln!(
-            "imported keys open what was sealed to them but do not seal; add --activate to make the newest one the active key"
+            "imported keys open what was sealed to them but do not seal; add --activate age1… to make one of them the active key"
         );
     }
     Ok(())

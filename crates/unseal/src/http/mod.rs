@@ -13,6 +13,7 @@
 //! ([`rate_limit`]) and their decryption runs off the async runtime, bounded
 //! ([`crate::opener`]), so a flood cannot delay health checks or lease renewal.
 
+pub mod intake;
 pub mod rate_limit;
 pub mod request;
 pub mod reseal;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -37,8 +39,14 @@ pub const MAX_BODY: usize = 1 << 20;
 pub fn router(ctx: Arc<Context>) -> Router {
     Router::new()
         .route("/v1/recipients", get(recipients))
-        .route("/v1/verify", post(reseal::verify))
-        .route("/v1/reencrypt", post(reseal::reencrypt))
+        .route(
+            "/v1/verify",
+            post(reseal::verify).layer(from_fn_with_state(ctx.clone(), intake::intake)),
+        )
+        .route(
+            "/v1/reencrypt",
+            post(reseal::reencrypt).layer(from_fn_with_state(ctx.clone(), intake::intake)),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

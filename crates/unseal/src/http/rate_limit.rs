@@ -47,9 +47,15 @@ impl RateLimit {
 
     /// Takes a token if there is one.
     pub fn try_take(&mut self) -> bool {
+        self.try_take_n(1)
+    }
+
+    /// Takes `n` tokens if there are that many.
+    pub fn try_take_n(&mut self, n: u32) -> bool {
         self.refill(Instant::now());
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        let n = f64::from(n);
+        if self.tokens >= n {
+            self.tokens -= n;
             true
         } else {
             false
@@ -112,6 +118,13 @@ impl ClientRates {
 
     /// Takes a token for `client`; `false` when it (or its peer address) has none left.
     pub fn try_take(&self, client: &ClientKey) -> bool {
+        self.try_take_n(client, 1)
+    }
+
+    /// Takes `n` tokens for `client` (a costly call is charged by its cost); `false` when
+    /// it (or its peer address) has too few left. A refusal by the client's own bucket
+    /// takes nothing from the peer's.
+    pub fn try_take_n(&self, client: &ClientKey, n: u32) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if buckets.clients.len() >= MAX_CLIENTS && !buckets.clients.contains_key(client) {
@@ -126,12 +139,12 @@ impl ClientRates {
                     .clients
                     .entry(client.clone())
                     .or_insert_with(|| RateLimit::new(burst, rate))
-                    .try_take()
+                    .try_take_n(n)
             } else {
                 buckets
                     .overflow
                     .get_or_insert_with(|| RateLimit::new(burst, rate))
-                    .try_take()
+                    .try_take_n(n)
             };
         if !client_ok {
             return false;
@@ -148,7 +161,7 @@ impl ClientRates {
                     rate.saturating_mul(PEER_FACTOR),
                 )
             })
-            .try_take()
+            .try_take_n(n)
     }
 
     /// How many clients have a bucket now (for tests and metrics).

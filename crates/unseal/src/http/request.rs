@@ -58,6 +58,15 @@ pub fn parse_one(body: &[u8]) -> Result<(SealedSecret, Format), ApiProblem> {
     if sealed.metadata.namespace.is_none() && sealed.spec.scope.binds_namespace() {
         return Err(bad("request: metadata.namespace: required for this scope"));
     }
+    // Every listed recipient must be one: a malformed entry could not be named back in a
+    // reply header, and the caller would not learn that it was dropped.
+    for (i, r) in sealed.spec.recipients.iter().enumerate() {
+        if seal_core::keys::parse_recipient(r).is_err() {
+            return Err(bad(&format!(
+                "request: spec.recipients[{i}]: not an age1… X25519 recipient"
+            )));
+        }
+    }
     Ok((sealed, format))
 }
 

@@ -8,19 +8,19 @@
 //! the [`DROPPED_HEADER`] of the reply (an explicit `add=` of an untrusted key is refused
 //! with 403). `remove=` is always honoured.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use seal_core::documents::{self, Format};
 use seal_core::error::DocError;
-use seal_core::{Recipients, convert};
+use seal_core::{Recipients, SealedSecret, convert};
 use serde_json::json;
 
-use super::rate_limit::ClientKey;
+use super::intake::Caller;
 use super::request::{RecipientChange, parse_one};
 use super::{ApiProblem, no_keys, problem};
 use crate::context::Context;
@@ -30,19 +30,13 @@ use crate::opener::{Lane, OpenFailure};
 /// The reply header naming, comma-separated, the recipients a reencrypt dropped because
 /// this controller does not trust them.
 pub const DROPPED_HEADER: &str = "seal-dropped-recipients";
-
-fn rate_limit(ctx: &Context, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiProblem> {
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    if ctx.api_rate.try_take(&ClientKey::new(peer.ip(), forwarded)) {
-        Ok(())
-    } else {
-        Err(problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RateLimited",
-            "too many requests from this client; retry shortly",
-        ))
-    }
-}
+/// The reply header naming, comma-separated, this controller's own older keys a
+/// reencrypt replaced by the active one.
+pub const REPLACED_HEADER: &str = "seal-replaced-recipients";
+/// Key unwraps one rate-limit token pays for: a call is charged one token per this many
+/// (rounded up) besides the token every call takes, so a client sending costly objects
+/// gets fewer of them through, not the same number as one sending cheap ones.
+pub const WORK_PER_TOKEN: usize = 256;
 
 fn refused(e: &DocError) -> ApiProblem {
     let reason = match e {
@@ -68,7 +62,44 @@ fn failure(e: OpenFailure) -> ApiProblem {
     }
 }
 
-/// Runs `work` (parsing and opening the body) on the API lane of the opener.
+/// Parses the body off the runtime (no decryption slot needed: parsing is bounded by the
+/// body's size), checks what opening it would cost, and charges the caller for it.
+async fn admit(
+    ctx: &Context,
+    caller: &Caller,
+    body: Bytes,
+    keys: Arc<KeySet>,
+) -> Result<(SealedSecret, Format), ApiProblem> {
+    let parsed = tokio::task::spawn_blocking(move || {
+        let (sealed, format) = parse_one(&body)?;
+        let cost = convert::work(&sealed, &keys.ring).map_err(|e| refused(&e))?;
+        Ok::<_, ApiProblem>((sealed, format, cost))
+    })
+    .await
+    .map_err(|_| failure(OpenFailure::Aborted))??;
+    let (sealed, format, cost) = parsed;
+    if cost > convert::MAX_WORK {
+        return Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "InvalidSpec",
+            &format!(
+                "spec.encryptedData: opening would take {cost} key unwraps, over the limit of {}",
+                convert::MAX_WORK
+            ),
+        ));
+    }
+    let extra = u32::try_from(cost.div_ceil(WORK_PER_TOKEN)).unwrap_or(u32::MAX);
+    if extra > 0 && !ctx.api_rate.try_take_n(&caller.0, extra) {
+        return Err(problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RateLimited",
+            "too much decryption work from this client; retry shortly",
+        ));
+    }
+    Ok((sealed, format))
+}
+
+/// Runs `work` on the API lane of the opener.
 async fn off_runtime<T: Send + 'static>(
     ctx: &Context,
     keys: Arc<KeySet>,
@@ -84,14 +115,12 @@ async fn off_runtime<T: Send + 'static>(
 /// Says whether the body opens here; never returns plaintext.
 pub async fn verify(
     State(ctx): State<Arc<Context>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Response, ApiProblem> {
-    rate_limit(&ctx, peer, &headers)?;
     let keys = ctx.keys.current();
+    let (sealed, _) = admit(&ctx, &caller, body, keys.clone()).await?;
     let answer = off_runtime(&ctx, keys, move |keys| {
-        let (sealed, _) = parse_one(&body)?;
         let plain = convert::open_sealed_secret(&sealed, &keys.ring).map_err(|e| refused(&e))?;
         let names: Vec<&String> = plain.data.keys().collect();
         Ok(json!({"ok": true, "name": plain.name, "namespace": plain.namespace, "keys": names}))
@@ -107,6 +136,9 @@ pub struct Targets {
     pub to: Vec<String>,
     /// Recipients the body or the query asked for that are not trusted here.
     pub dropped: Vec<String>,
+    /// This controller's own keys the body lists that are not the active one (re-sealed
+    /// to the active key instead).
+    pub replaced: Vec<String>,
 }
 
 /// Applies the trust rule (see the module docs). `listed` is the body's
@@ -120,8 +152,15 @@ pub fn targets(
 ) -> Targets {
     let mut to = vec![active.to_owned()];
     let mut dropped = Vec::new();
+    let mut replaced = Vec::new();
     for r in listed.iter().chain(&change.add) {
-        if own.contains(r) || change.remove.contains(r) {
+        if change.remove.contains(r) {
+            continue;
+        }
+        if own.contains(r) {
+            if r != active && !replaced.contains(r) {
+                replaced.push(r.clone());
+            }
             continue;
         }
         let list = if trusted.contains(r) {
@@ -136,18 +175,21 @@ pub fn targets(
     to.retain(|r| !change.remove.contains(r));
     to.sort();
     dropped.sort();
-    Targets { to, dropped }
+    replaced.sort();
+    Targets {
+        to,
+        dropped,
+        replaced,
+    }
 }
 
 /// Re-seals the body's values to the active key (and trusted recipients).
 pub async fn reencrypt(
     State(ctx): State<Arc<Context>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiProblem> {
-    rate_limit(&ctx, peer, &headers)?;
     let change = RecipientChange::parse(query.as_deref())?;
     let keys = ctx.keys.current();
     let active = keys.active().ok_or_else(no_keys)?.recipient.clone();
@@ -164,8 +206,8 @@ pub async fn reencrypt(
             "add=: a recipient is neither a key of this controller nor a --trusted-recipient; add it with an identity (seal recipients add -i) or ask the cluster admin to trust it",
         ));
     }
-    let (text, format, dropped) = off_runtime(&ctx, keys, move |keys| {
-        let (sealed, format) = parse_one(&body)?;
+    let (sealed, format) = admit(&ctx, &caller, body, keys.clone()).await?;
+    let (text, targets) = off_runtime(&ctx, keys, move |keys| {
         let plain = convert::open_sealed_secret(&sealed, &keys.ring).map_err(|e| refused(&e))?;
         let targets = targets(&sealed.spec.recipients, &change, &active, &own, &trusted);
         let mut to = Recipients::new();
@@ -202,7 +244,7 @@ pub async fn reencrypt(
                 &e.to_string(),
             )
         })?;
-        Ok((text.to_string(), format, targets.dropped))
+        Ok((text.to_string(), targets))
     })
     .await?;
     let content_type = match format {
@@ -210,10 +252,24 @@ pub async fn reencrypt(
         Format::Yaml => "application/yaml",
     };
     let mut response = ([(header::CONTENT_TYPE, content_type)], text).into_response();
-    if !dropped.is_empty()
-        && let Ok(value) = dropped.join(",").parse()
-    {
-        response.headers_mut().insert(DROPPED_HEADER, value);
+    // Every recipient here parsed as age1… (parse_one refuses anything else), so the
+    // header values are plain ASCII; a value that still did not fit would be a bug, and
+    // the reply must not go out without the header.
+    for (name, list) in [
+        (DROPPED_HEADER, &targets.dropped),
+        (REPLACED_HEADER, &targets.replaced),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let Ok(value) = list.join(",").parse() else {
+            return Err(problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "a recipient could not be named in the reply",
+            ));
+        };
+        response.headers_mut().insert(name, value);
     }
     Ok(response)
 }
@@ -238,6 +294,7 @@ mod tests {
         );
         assert_eq!(t.to, s(&["age1active", "age1dr"]));
         assert_eq!(t.dropped, s(&["age1attacker"]));
+        assert_eq!(t.replaced, s(&["age1old"]));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! `argocd-secret`. A key someone else keeps changing back is a write war: after a few
 //! rounds the controller stops and says who the other side is ([`super::write_wars`]).
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
 use seal_core::{PlainSecret, SealedSecret};
@@ -153,7 +155,12 @@ pub async fn sync_merge(
             window_minutes: wars.window().as_secs() / 60,
         });
     }
-    data.extend(wanted.0.clone());
+    // The values replaced are wiped, not merely dropped.
+    for (key, value) in wanted.iter() {
+        if let Some(old) = data.insert(key.clone(), value.clone()) {
+            let _ = Wiped(Some(BTreeMap::from([(key.clone(), old)])));
+        }
+    }
     let bytes: usize = data.iter().map(|(k, v)| k.len() + v.0.len()).sum();
     if bytes > MAX_SECRET_DATA {
         return Err(SyncProblem::TooLarge { bytes });

@@ -13,6 +13,7 @@ use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
 use kube::{Api, Resource, ResourceExt};
 use seal_core::{PlainSecret, SealedSecret};
 
+use super::write_wars::WriteWars;
 use super::{
     ADOPT_ANNOTATION, FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, SyncProblem, Written, data_of,
     write_params,
@@ -72,9 +73,18 @@ pub fn ownership(existing: &Secret, owner: &OwnerReference) -> Ownership {
     }
 }
 
+/// The type as the API server stores it: absent and empty both mean `Opaque` (a
+/// template with `type: ""` compared unequal to the stored `Opaque` and made the
+/// controller re-create the Secret forty times a second).
 fn type_or_default(t: &Option<String>) -> &str {
-    t.as_deref().unwrap_or("Opaque")
+    match t.as_deref() {
+        None | Some("") => "Opaque",
+        Some(t) => t,
+    }
 }
+
+/// The key under which Owned-mode rewrites of a Secret are counted as write-war rounds.
+const OWNED_ROUND: &str = "(the Secret)";
 
 /// `Owned` mode: create the Secret, or bring the one we own back to what the
 /// SealedSecret says (data exactly; template labels and annotations present; other labels
@@ -83,6 +93,7 @@ pub async fn sync_owned(
     api: &Api<Secret>,
     sealed: &SealedSecret,
     plain: &PlainSecret,
+    wars: &WriteWars,
 ) -> Result<Written, SyncProblem> {
     let name = sealed.name_any();
     let owner = sealed
@@ -125,14 +136,33 @@ pub async fn sync_owned(
         }
         Ownership::Ours | Ownership::Orphaned | Ownership::Adoptable => {}
     }
+    // Every rewrite of an existing Secret is a round of a possible fight (another writer
+    // putting its version back, or a loop with the API server's own defaults): after a
+    // few in a row for the same generation the controller stops and says so.
+    let target = format!("{}/{name}", existing.namespace().unwrap_or_default());
+    let generation = sealed.metadata.generation.unwrap_or_default();
+    let round = OWNED_ROUND.to_owned();
+    let in_a_war = || {
+        wars.would_exceed(&target, generation, &[&round])
+            .map(|(_, times)| SyncProblem::Conflict {
+                key: "data".to_owned(),
+                times,
+                window_minutes: wars.window().as_secs() / 60,
+                other: "another writer".to_owned(),
+            })
+    };
     let frozen = existing.immutable == Some(true)
         && (existing.data.as_ref() != Some(&*data) || template.immutable != Some(true));
     if type_or_default(&existing.type_) != type_or_default(&template.type_) || frozen {
+        if let Some(war) = in_a_war() {
+            return Err(war);
+        }
         recreate(api, &existing, &desired).await?;
+        wars.record(&target, generation, &[&round]);
         return Ok(Written::Recreated);
     }
     let mut next = existing.clone();
-    next.data = Some(data.0.clone());
+    let _ = Wiped(next.data.replace(data.0.clone()));
     next.string_data = None;
     next.immutable = template.immutable;
     next.labels_mut().extend(labels);
@@ -153,7 +183,11 @@ pub async fn sync_owned(
     if next == existing {
         return Ok(Written::Unchanged);
     }
+    if let Some(war) = in_a_war() {
+        return Err(war);
+    }
     api.replace(&name, &write_params(), &next).await?;
+    wars.record(&target, generation, &[&round]);
     if standing == Ownership::Adoptable {
         let before = existing.data.clone().unwrap_or_default();
         let replaced = before
@@ -238,6 +272,16 @@ mod tests {
                 .insert(ADOPT_ANNOTATION.into(), "true".into());
         }
         s
+    }
+
+    #[test]
+    fn an_empty_type_is_opaque() {
+        assert_eq!(type_or_default(&Some(String::new())), "Opaque");
+        assert_eq!(type_or_default(&None), "Opaque");
+        assert_eq!(
+            type_or_default(&Some("kubernetes.io/tls".into())),
+            "kubernetes.io/tls"
+        );
     }
 
     #[test]

@@ -384,7 +384,7 @@ async fn health_checks_answer_during_a_flood() {
     for f in floods {
         let statuses = f.await.expect("joined");
         assert!(
-            statuses.iter().all(|s| [422, 429].contains(s)),
+            statuses.iter().all(|s| [422, 429, 503].contains(s)),
             "{statuses:?}"
         );
     }
@@ -439,4 +439,184 @@ fn the_recipients_of_an_attack_fixture_are_real() {
     let value = flooded(&sealed.spec.encrypted_data["k"], 10);
     let shape = seal_core::ciphertext::shape(&value).expect("parses");
     assert_eq!(shape.x25519_stanzas, 10);
+}
+
+// Findings of the second adversarial review (after the fixes above).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yaml_alias_bomb_is_refused_within_the_body_budget() {
+    let h = Harness::start().await;
+    let base = h.controllers[0].http.clone();
+    let big = "x".repeat(900_000);
+    let aliases = "- *big\n".repeat(72);
+    let bomb = format!("apiVersion: v1\nkind: List\nitems:\n- &big \"{big}\"\n{aliases}");
+    assert!(bomb.len() < unseal::http::MAX_BODY);
+    let (status, body) = http(&base, "POST", "/v1/verify", bomb.as_bytes()).await;
+    assert_eq!(status, 400, "{body}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_uploads_hold_at_most_two_slots_per_client_and_time_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::start().await;
+    let base = h.controllers[0].http.clone();
+    let host = base.trim_start_matches("http://").to_owned();
+    // Two uploads that announce 1 MiB, send 100 KB and stop.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(&host)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: {host}\r\nContent-Length: 1000000\r\nX-Forwarded-For: staller\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        stream.write_all(&vec![b'a'; 100_000]).await.expect("part");
+        stalled.push(stream);
+    }
+    let good = yaml(&seal(
+        &plain("apps", "db", &[("k", "v")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ));
+    // Each upload takes its slot as soon as its head is in; wait for both to be counted.
+    wait_for("both stalled uploads hold a slot", || {
+        let probe = ClientProbe(&h);
+        (probe.slots_taken() == 2).then_some(())
+    })
+    .await;
+    let (status, _, _) = http_as(&base, "staller", "POST", "/v1/verify", good.as_bytes()).await;
+    assert_eq!(status, 503, "a third upload of the same client");
+    let (status, _, body) = http_as(&base, "honest", "POST", "/v1/verify", good.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    // The stalled uploads are answered 408 once their time is up, and give their slots back.
+    let mut answer = Vec::new();
+    let _ = stalled[0].read_to_end(&mut answer).await;
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    h.stop().await;
+}
+
+/// Reads how many body slots are taken, through a verify the probe itself would need.
+struct ClientProbe<'a>(&'a Harness);
+
+impl ClientProbe<'_> {
+    fn slots_taken(&self) -> usize {
+        let client = |i: u8| {
+            unseal::http::rate_limit::ClientKey::new(std::net::IpAddr::from([192, 0, 2, i]), None)
+        };
+        let slots = &self.0.ctx().http_bodies;
+        let mut held = Vec::new();
+        for i in 0..(unseal::http::intake::BODY_SLOTS as u8) {
+            match slots.try_take(&client(i)) {
+                Some(slot) => held.push(slot),
+                None => break,
+            }
+        }
+        unseal::http::intake::BODY_SLOTS - held.len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn costly_objects_are_capped_and_charged_by_their_cost() {
+    // No refill during the test: what each call costs is then exactly what is left.
+    let mut settings = fast_settings("replica-a");
+    settings.api_per_second = 0;
+    let h = Harness::start_with(settings).await;
+    let base = h.controllers[0].http.clone();
+    // 63 decoy recipients and the controller's key: every value costs 64 unwraps.
+    let mut to = h.recipients();
+    for _ in 0..63 {
+        to.insert(age::x25519::Identity::generate().to_public());
+    }
+    let values: Vec<(String, String)> =
+        (0..20).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+    let pairs: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let costly = seal(
+        &plain("apps", "costly", &pairs),
+        &to,
+        &SealOptions::default(),
+    );
+    // Over the cap: the same 64-stanza value under 70 keys (4,480 unwraps). Refused from
+    // its shape alone, before any decryption.
+    let mut heavy = costly.clone();
+    let value = heavy.spec.encrypted_data["k0"].clone();
+    for i in 0..70 {
+        heavy
+            .spec
+            .encrypted_data
+            .insert(format!("k{i}"), value.clone());
+    }
+    let (status, body) = http(&base, "POST", "/v1/verify", yaml(&heavy).as_bytes()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("over the limit"), "{body}");
+    // Under the cap but costly (20 values x 64 = 1,280 unwraps): charged 1 + 5 tokens of
+    // a burst of 20, so the fourth in a row is refused.
+    let costly = yaml(&costly);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            http_as(&base, "greedy", "POST", "/v1/verify", costly.as_bytes())
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let good = yaml(&seal(
+        &plain("apps", "db", &[("k", "v")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ));
+    let (status, _, body) = http_as(&base, "honest", "POST", "/v1/verify", good.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_recipient_cannot_hide_what_reencrypt_drops() {
+    let breakglass = age::x25519::Identity::generate().to_public().to_string();
+    let h = Harness::start().await;
+    let base = h.controllers[0].http.clone();
+    let mut sealed = seal(
+        &plain("apps", "db", &[("k", "v")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    );
+    sealed.spec.recipients.push(breakglass.clone());
+    sealed.spec.recipients.push("age1bogus\nx".to_owned());
+    let (status, body) = http(&base, "POST", "/v1/reencrypt", yaml(&sealed).as_bytes()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("spec.recipients[2]"), "{body}");
+    sealed.spec.recipients.pop();
+    let (status, head, body) =
+        http_with_headers(&base, "POST", "/v1/reencrypt", yaml(&sealed).as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        head.contains(&format!("seal-dropped-recipients: {breakglass}")),
+        "{head}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_secret_cannot_mint_service_account_tokens() {
+    let h = Harness::start().await;
+    let mut token = plain("apps", "minted", &[("x", "y")]);
+    token.type_ = Some("kubernetes.io/service-account-token".to_owned());
+    token.annotations.insert(
+        "kubernetes.io/service-account.name".into(),
+        "default".into(),
+    );
+    h.create(&seal(&token, &h.recipients(), &SealOptions::default()))
+        .await;
+    h.wait_reason("apps", "minted", "InvalidSpec").await;
+    assert!(h.secret("apps", "minted").is_none());
+    h.stop().await;
 }

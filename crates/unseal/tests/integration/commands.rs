@@ -282,6 +282,14 @@ async fn rotate_list_export_and_import() {
     let third = tempfile::tempdir().expect("tempdir");
     let activated = ApiServerDouble::start().await.expect("double");
     let activated_config = kubeconfig(&activated, third.path());
+    let wanted = h
+        .ctx()
+        .keys
+        .current()
+        .active()
+        .map(|k| k.recipient.clone())
+        .expect("active");
+    let stranger = age::x25519::Identity::generate().to_public().to_string();
     let out = unseal(
         &activated_config,
         &[
@@ -291,6 +299,24 @@ async fn rotate_list_export_and_import() {
             "-i",
             &offline_file.display().to_string(),
             "--activate",
+            &stranger,
+        ],
+    )
+    .await;
+    assert!(
+        !out.status.success(),
+        "--activate names a key of the file, or nothing is imported"
+    );
+    let out = unseal(
+        &activated_config,
+        &[
+            "keys",
+            "import",
+            &backup_s,
+            "-i",
+            &offline_file.display().to_string(),
+            "--activate",
+            &wanted,
         ],
     )
     .await;
@@ -305,7 +331,7 @@ async fn rotate_list_export_and_import() {
     assert_eq!(
         set.active().map(|k| k.recipient.clone()),
         h.ctx().keys.current().active().map(|k| k.recipient.clone()),
-        "--activate makes the newest key of the backup the sealing key again"
+        "--activate age1… makes that key of the backup the sealing key again"
     );
     h.stop().await;
 }

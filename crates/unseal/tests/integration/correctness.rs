@@ -520,3 +520,68 @@ async fn a_lost_key_is_reported_stays_in_the_backup_and_its_name_is_never_reused
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_type_is_opaque_and_never_loops() {
+    let h = Harness::start().await;
+    let mut typed = plain("apps", "db", &[("k", "v")]);
+    typed.type_ = Some(String::new());
+    h.create(&seal(&typed, &h.recipients(), &SealOptions::default()))
+        .await;
+    h.wait_reason("apps", "db", "Unsealed").await;
+    // An edit makes the controller compare again: it restores the value, in place.
+    secrets(&h, "apps")
+        .patch(
+            "db",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {"k": "eA=="}})),
+        )
+        .await
+        .expect("edited");
+    wait_for("restored", || {
+        h.secret("apps", "db").filter(|s| data_of(s)["k"] == "v")
+    })
+    .await;
+    assert_eq!(
+        requests_matching(&h, "DELETE", "/secrets/db"),
+        0,
+        "no re-creation"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owned_secret_someone_keeps_rewriting_stops_with_a_conflict() {
+    let mut settings = fast_settings("replica-a");
+    settings.write_war_rounds = 3;
+    let h = Harness::start_with(settings).await;
+    h.create(&seal(
+        &plain("apps", "db", &[("k", "ours")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    ))
+    .await;
+    h.wait_reason("apps", "db", "Unsealed").await;
+    let api = secrets(&h, "apps");
+    let theirs = json!({"data": {"k": "dGhlaXJz"}});
+    for round in 0..3 {
+        api.patch("db", &PatchParams::default(), &Patch::Merge(&theirs))
+            .await
+            .expect("their write");
+        wait_for(&format!("round {round} restored"), || {
+            h.secret("apps", "db").filter(|s| data_of(s)["k"] == "ours")
+        })
+        .await;
+    }
+    api.patch("db", &PatchParams::default(), &Patch::Merge(&theirs))
+        .await
+        .expect("their write");
+    h.wait_reason("apps", "db", "Conflict").await;
+    assert_eq!(
+        h.secret("apps", "db")
+            .map(|s| data_of(&s)["k"].clone())
+            .as_deref(),
+        Some("theirs")
+    );
+    h.stop().await;
+}
