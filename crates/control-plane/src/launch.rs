@@ -74,7 +74,7 @@ fn up(dir: &Path) -> Result<PathBuf, String> {
         // Created before the controller manager starts, so that its garbage collector
         // watches SealedSecrets from the start (it discovers new kinds every 30 s).
         .arg("--crd")
-        .arg(repo().join("deploy/crd.yaml"))
+        .arg(repo().join("deploy/cluster/crd.yaml"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

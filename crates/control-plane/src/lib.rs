@@ -19,7 +19,7 @@
 //!   control plane tests did not run. In CI (`CI` set) that is a failure instead.
 //! - With Go, failing to build or start is a panic naming the component and quoting the
 //!   end of its log, never a skip.
-//! - The SealedSecret CRD (deploy/crd.yaml) exists from the start, created before the
+//! - The SealedSecret CRD (deploy/cluster/crd.yaml) exists from the start, created before the
 //!   controller manager starts: its garbage collector collects what a deleted
 //!   SealedSecret owned at once (a kind created later is noticed up to 30 s later).
 //! - Logs (`<component>.log`) are in a temporary directory removed when the binary exits;

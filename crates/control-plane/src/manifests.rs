@@ -92,10 +92,8 @@ fn read_documents(path: &Path) -> Result<Vec<Value>, ApplyError> {
     Ok(documents.into_iter().filter(|d| !d.is_null()).collect())
 }
 
-/// Every object of `deploy/kustomization.yaml`'s `resources`, in their order (what
-/// `kubectl apply -k deploy/` sends, as the kustomization has no transformers).
-pub fn deploy_documents() -> Result<Vec<Value>, ApplyError> {
-    let dir = deploy_dir();
+/// The objects of one kustomization's `resources` (plain files), in their order.
+fn kustomization_documents(dir: &Path) -> Result<Vec<Value>, ApplyError> {
     let kustomization = dir.join("kustomization.yaml");
     let resources = read_documents(&kustomization)?
         .first()
@@ -114,6 +112,16 @@ pub fn deploy_documents() -> Result<Vec<Value>, ApplyError> {
         })?;
         all.extend(read_documents(&dir.join(file))?);
     }
+    Ok(all)
+}
+
+/// Every object of `deploy/cluster/` (the namespace and the CRD, installed first) and of
+/// `deploy/` (the controller), in their order: what `kubectl apply -k deploy/cluster &&
+/// kubectl apply -k deploy/` sends, as the kustomizations have no transformers.
+pub fn deploy_documents() -> Result<Vec<Value>, ApplyError> {
+    let dir = deploy_dir();
+    let mut all = kustomization_documents(&dir.join("cluster"))?;
+    all.extend(kustomization_documents(&dir)?);
     Ok(all)
 }
 

@@ -8,18 +8,47 @@ use std::process::Command;
 use seal_e2e::*;
 use serde_json::Value;
 
-fn rendered() -> Vec<Value> {
-    let kustomization =
-        std::fs::read_to_string(repo_file("deploy/kustomization.yaml")).expect("kustomization");
-    let k = &documents(&kustomization)[0];
+/// The objects of the kustomization in `dir` (relative to the repository).
+fn kustomization(dir: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(repo_file(&format!("{dir}/kustomization.yaml")))
+        .expect("kustomization");
+    let k = &documents(&text)[0];
     let mut all = Vec::new();
     for file in k["resources"].as_array().expect("resources") {
-        let path = repo_file(&format!("deploy/{}", file.as_str().expect("file name")));
+        let path = repo_file(&format!("{dir}/{}", file.as_str().expect("file name")));
         all.extend(documents(
             &std::fs::read_to_string(&path).expect("manifest"),
         ));
     }
     all
+}
+
+/// deploy/cluster/ (namespace and CRD) then deploy/ (the controller).
+fn rendered() -> Vec<Value> {
+    let mut all = kustomization("deploy/cluster");
+    all.extend(kustomization("deploy"));
+    all
+}
+
+#[test]
+fn uninstalling_the_controller_leaves_the_keys_namespace_and_the_crd() {
+    let controller = kustomization("deploy");
+    for doc in &controller {
+        assert!(
+            !matches!(doc["kind"].as_str(), Some("Namespace" | "CustomResourceDefinition")),
+            "`kubectl delete -k deploy/` would delete {}",
+            doc["kind"]
+        );
+    }
+    for doc in kustomization("deploy/cluster") {
+        let keep = &doc["metadata"]["annotations"];
+        assert_eq!(keep["helm.sh/resource-policy"], "keep", "{}", doc["kind"]);
+        assert_eq!(
+            keep["argocd.argoproj.io/sync-options"], "Delete=false,Prune=false",
+            "{}",
+            doc["kind"]
+        );
+    }
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -148,19 +177,22 @@ fn every_install_manifest_is_valid_for_kubernetes_1_30() {
         .output()
         .is_ok()
     {
-        let out = Command::new("kubectl")
-            .args(["kustomize", &repo_file("deploy")])
-            .output()
-            .expect("kubectl runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            documents(&String::from_utf8_lossy(&out.stdout)).len(),
-            rendered().len()
-        );
+        for dir in ["deploy/cluster", "deploy"] {
+            let out = Command::new("kubectl")
+                .args(["kustomize", &repo_file(dir)])
+                .output()
+                .expect("kubectl runs");
+            assert!(
+                out.status.success(),
+                "{dir}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                documents(&String::from_utf8_lossy(&out.stdout)).len(),
+                kustomization(dir).len(),
+                "{dir}"
+            );
+        }
     }
     let snippet =
         std::fs::read_to_string(repo_file("deploy/argocd/argocd-cm-health.yaml")).expect("snippet");

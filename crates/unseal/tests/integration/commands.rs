@@ -1,6 +1,6 @@
 //! The `unseal` binary's cluster commands against the API-server double through a
 //! kubeconfig file: `run` (environment variables, readiness, SIGTERM), `rotate`,
-//! `keys list|export|import`, and `crd` (kept in sync with deploy/crd.yaml).
+//! `keys list|export|import`, and `crd` (kept in sync with deploy/cluster/crd.yaml).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -341,13 +341,13 @@ fn the_committed_crd_matches_the_rust_types() {
     let out = Command::new(UNSEAL).arg("crd").output().expect("runs");
     assert!(out.status.success());
     let committed = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crd.yaml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/cluster/crd.yaml"),
     )
-    .expect("deploy/crd.yaml");
+    .expect("deploy/cluster/crd.yaml");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         committed,
-        "deploy/crd.yaml is stale: run `cargo run -q -p unseal -- crd > deploy/crd.yaml`"
+        "deploy/cluster/crd.yaml is stale: run `cargo run -q -p unseal -- crd > deploy/cluster/crd.yaml`"
     );
 }
 
