@@ -31,10 +31,30 @@ pub struct Answer {
     /// Recipients a reencrypt dropped because the controller does not trust them (its
     /// `seal-dropped-recipients` header).
     pub dropped: Vec<String>,
+    /// The controller's own keys (not its active one) a reencrypt replaced by its active
+    /// key (its `seal-replaced-recipients` header).
+    pub replaced: Vec<String>,
 }
 
 /// The header in which the controller names the recipients a reencrypt dropped.
 const DROPPED_HEADER: &str = "seal-dropped-recipients";
+/// The header in which the controller names its own keys a reencrypt replaced.
+const REPLACED_HEADER: &str = "seal-replaced-recipients";
+
+/// The comma-separated recipients of a reply header; none when it is absent or not text.
+fn listed(headers: &http::HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 impl Cluster {
     /// Connects with `--kubeconfig`/`--context`, or what kube infers (KUBECONFIG,
@@ -126,18 +146,8 @@ impl Cluster {
             .await
             .map_err(|e| self.unreachable(&e))?;
         let status = response.status().as_u16();
-        let dropped = response
-            .headers()
-            .get(DROPPED_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let dropped = listed(response.headers(), DROPPED_HEADER);
+        let replaced = listed(response.headers(), REPLACED_HEADER);
         let bytes = response
             .into_body()
             .collect_bytes()
@@ -147,6 +157,7 @@ impl Cluster {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
             dropped,
+            replaced,
         })
     }
 }
@@ -176,4 +187,19 @@ pub fn block_on<T>(
         .build()
         .context("cannot start the async runtime")?
         .block_on(task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_recipient_headers_are_read_alike() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(DROPPED_HEADER, "age1a, age1b".parse().expect("header"));
+        headers.insert(REPLACED_HEADER, "age1old,".parse().expect("header"));
+        assert_eq!(listed(&headers, DROPPED_HEADER), ["age1a", "age1b"]);
+        assert_eq!(listed(&headers, REPLACED_HEADER), ["age1old"]);
+        assert!(listed(&http::HeaderMap::new(), REPLACED_HEADER).is_empty());
+    }
 }

@@ -41,7 +41,8 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line.
+/// The error and its causes on one line, with nothing in it (a name or a message read
+/// from an input) able to forge another line or move the cursor.
 fn one_line(error: &anyhow::Error) -> String {
-    format!("{error:#}").replace('\n', " ")
+    output::one_line(&format!("{error:#}"))
 }

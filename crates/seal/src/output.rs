@@ -1,5 +1,8 @@
-//! Where results go: standard output, or a file written atomically.
+//! Where results go: standard output, or a file written atomically; and how strings read
+//! from inputs are shown in messages, so that a file cannot write to the terminal or the
+//! CI log through them.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -41,4 +44,84 @@ pub fn print(bytes: &[u8]) -> anyhow::Result<()> {
     out.write_all(bytes)
         .and_then(|()| out.flush())
         .context("cannot write to standard output")
+}
+
+/// Whether a character could forge or hide text on a terminal or in a CI log: a control
+/// character (newline, carriage return, escape sequences, C1 controls) or a
+/// bidirectional-text control or line separator.
+fn is_odd(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Whether `text` can be shown as it is in a message: it holds no character that could
+/// start a new line, move the cursor or reorder the text.
+pub fn is_plain(text: &str) -> bool {
+    !text.chars().any(is_odd)
+}
+
+/// A string read from an input (a file, a controller's reply) for a message: as it is
+/// when [`is_plain`], else quoted and escaped by [`seal_core::names::shown`].
+pub fn shown(text: &str) -> Cow<'_, str> {
+    if is_plain(text) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(seal_core::names::shown(text))
+    }
+}
+
+/// A path for a message: as it is when [`is_plain`], else in full with its odd
+/// characters escaped (a file name in a repository can hold any byte but `/`).
+pub fn shown_path(path: &Path) -> String {
+    one_line(&path.display().to_string())
+}
+
+/// A message as one line that cannot forge another: newlines become spaces and every
+/// other odd character (see [`is_plain`]) is escaped (`\u{1b}`).
+pub fn one_line(text: &str) -> String {
+    if is_plain(text) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push(' '),
+            c if is_odd(c) => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORGED: &str =
+        "age1x\n::error file=.seal.yaml,line=1::all good\n\x1b[2K\x1b[1A\r\u{9b}2K\u{202e}";
+
+    #[test]
+    fn odd_strings_are_escaped_and_plain_ones_kept() {
+        assert_eq!(shown("kubernetes.io/tls"), "kubernetes.io/tls");
+        assert_eq!(shown_path(Path::new("prod/é db.yaml")), "prod/é db.yaml");
+        for out in [
+            shown(FORGED).into_owned(),
+            one_line(FORGED),
+            shown_path(Path::new(FORGED)),
+        ] {
+            assert!(is_plain(&out), "{out:?}");
+            assert!(!out.contains('\u{1b}') && !out.contains('\n'), "{out:?}");
+        }
+        assert!(shown(FORGED).starts_with("\"age1x\\n::error"));
+        assert_eq!(one_line("a\nb\x1bc"), "a b\\u{1b}c");
+    }
 }

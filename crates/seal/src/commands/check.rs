@@ -9,6 +9,7 @@ use anyhow::bail;
 use zeroize::Zeroizing;
 
 use crate::cli::CheckArgs;
+use crate::output;
 use crate::repo::check::{Governing, Offence, check_text};
 use crate::repo::config::RepoConfig;
 use crate::repo::lookup::Lookup;
@@ -40,15 +41,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
                 git::StagedContent::WorkingCopy(path) => Source::File(path),
                 git::StagedContent::Blob(bytes) => Source::Staged(bytes),
             };
-            items.push((top.join(&staged.path), staged.path, source));
+            let shown = output::one_line(&staged.path);
+            items.push((top.join(&staged.path), shown, source));
         }
     } else {
         let mut found = Vec::new();
         for path in &args.paths {
-            found.extend(walk::manifests(path)?);
+            found.extend(walk::manifests(path, confinement(path).as_deref())?);
         }
         for file in committable(found) {
-            let shown = file.display().to_string();
+            let shown = output::shown_path(&file);
             items.push((file.clone(), shown, Source::File(file)));
         }
     }
@@ -76,7 +78,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for offence in &offences {
-        println!("{}: {}", offence.at, offence.problem);
+        // Names and messages can come from the files checked: one line each, always.
+        println!(
+            "{}",
+            output::one_line(&format!("{}: {}", offence.at, offence.problem))
+        );
     }
     let offending: std::collections::BTreeSet<&str> = offences
         .iter()
@@ -87,6 +93,23 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         offences.len(),
         offending.len()
     )
+}
+
+/// Where the walk of `path` may follow symbolic links to folders: the Git work tree it is
+/// in, else the folder itself (a file's folder). `None` when it cannot be resolved (the
+/// walk then reports the path).
+fn confinement(path: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let folder = if real.is_dir() {
+        real.clone()
+    } else {
+        real.parent()?.to_path_buf()
+    };
+    let top = git::top_level(&folder)
+        .ok()
+        .and_then(|top| std::fs::canonicalize(top).ok())
+        .filter(|top| real.starts_with(top));
+    Some(top.unwrap_or(folder))
 }
 
 /// The files Git would commit: inside a work tree, ignored files (local plaintext

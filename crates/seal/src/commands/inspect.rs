@@ -1,4 +1,6 @@
-//! `seal inspect`: what SealedSecrets hold, read without any private key.
+//! `seal inspect`: what SealedSecrets hold, read without any private key. Every string
+//! the file holds is shown so that it cannot write to the terminal: a recipient that is
+//! not an age key is quoted and escaped, and so is a `type` with control characters.
 
 use std::fmt::Write as _;
 
@@ -9,6 +11,7 @@ use serde::Serialize;
 use crate::cli::{InspectArgs, InspectFormat};
 use crate::commands::read_documents;
 use crate::output;
+use crate::repo::check::is_recipient;
 
 /// One SealedSecret as inspect reports it.
 #[derive(Debug, Serialize)]
@@ -124,17 +127,27 @@ fn render_text(reports: &[Report]) -> String {
             Some(ns) => format!("{ns}/{}", r.name),
             None => r.name.clone(),
         };
-        let _ = writeln!(out, "{}: SealedSecret {place}", r.source);
+        let _ = writeln!(out, "{}: SealedSecret {place}", output::one_line(&r.source));
         let _ = writeln!(out, "  scope:      {} (bound to {})", r.scope, r.bound_to);
         let _ = writeln!(out, "  mode:       {}", r.mode);
         let _ = writeln!(
             out,
             "  type:       {}",
-            r.secret_type.as_deref().unwrap_or("Opaque (default)")
+            r.secret_type
+                .as_deref()
+                .map_or("Opaque (default)".into(), output::shown)
         );
         let _ = writeln!(out, "  recipients: {}", r.recipients.len());
         for recipient in &r.recipients {
-            let _ = writeln!(out, "    {recipient}");
+            if is_recipient(recipient) {
+                let _ = writeln!(out, "    {recipient}");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "    {}  warning: not an age X25519 recipient",
+                    seal_core::names::shown(recipient)
+                );
+            }
         }
         let _ = writeln!(out, "  keys:       {}", r.keys.len());
         let width = r.keys.iter().map(|k| k.key.len()).max().unwrap_or(0);
@@ -155,4 +168,40 @@ fn render_text(reports: &[Report]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_from_the_file_cannot_write_to_the_terminal() {
+        let forged = "\n::error file=.seal.yaml,line=1::all good\n\u{1b}[2K\u{1b}[1A";
+        let good = age::x25519::Identity::generate().to_public().to_string();
+        let report = Report {
+            source: "s.yaml: document 1".into(),
+            namespace: Some("apps".into()),
+            name: "db".into(),
+            scope: "strict".into(),
+            bound_to: "namespace apps, name db, key".into(),
+            mode: "Owned".into(),
+            secret_type: Some(format!("Opaque{forged}")),
+            recipients: vec![good.clone(), format!("{good}{forged}")],
+            keys: Vec::new(),
+        };
+        let text = render_text(&[report]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 8, "{text}");
+        assert!(text.lines().all(output::is_plain), "{text:?}");
+        assert!(!text.contains("\n::error"), "{text}");
+        assert_eq!(lines[5], format!("    {good}"));
+        assert!(
+            lines[6].ends_with("warning: not an age X25519 recipient"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("  type:       \"Opaque\\n::error"),
+            "{text}"
+        );
+    }
 }

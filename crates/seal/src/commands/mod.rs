@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::{Cli, ClusterArgs, Command, RecipientArgs};
 use crate::cluster;
-use crate::repo::config::Rule;
+use crate::repo::config::{RepoConfig, Rule, real_path, real_target};
 use crate::repo::lookup::Lookup;
 use crate::trust::cluster_keys::{self, ClusterOffer, Strictness};
 use crate::trust::{example_key, known_recipients};
@@ -161,11 +161,43 @@ pub fn load_recipients_for(
         Some(target) if !choice.explicit() => Lookup::new(None)?.config_for(target)?,
         _ => None,
     };
+    if let Some(config) = &config {
+        check_places(config, None, target)?;
+    }
     let rule = config
         .as_deref()
         .zip(target)
         .and_then(|(c, t)| c.rule_for(t));
     choice.pick(rule)
+}
+
+/// Refuses an input file or a `-w` target that symbolic links put somewhere other than
+/// where the rule of `config` was chosen for it ([`RepoConfig::check_place`]): a link
+/// committed to the repo must not have one folder's recipients seal a file that lies
+/// outside the repo or under another rule, nor write there.
+pub fn check_places(
+    config: &RepoConfig,
+    input: Option<&Path>,
+    target: Option<&Path>,
+) -> anyhow::Result<()> {
+    let same = |p: &Path| Some(p.to_path_buf());
+    if let Some(input) = input {
+        let real = real_path(input).map_err(|e| {
+            anyhow::anyhow!("{}: cannot read: {e}", crate::output::shown_path(input))
+        })?;
+        config
+            .check_place(input, &real, same)
+            .map_err(anyhow::Error::msg)?;
+    }
+    // A folder that does not exist yet cannot be written to either; the write says so.
+    if let Some(target) = target
+        && let Ok(real) = real_target(target)
+    {
+        config
+            .check_place(target, &real, same)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
 }
 
 /// The recipients from `-r` and `-R`, possibly none.

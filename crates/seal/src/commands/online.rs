@@ -111,6 +111,7 @@ pub fn reencrypt(args: ReencryptArgs) -> anyhow::Result<()> {
                     &sent.at,
                     &sent.object,
                     &answer,
+                    &[],
                     args.drop_untrusted,
                 )?);
             }

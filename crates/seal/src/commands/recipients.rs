@@ -132,6 +132,10 @@ fn through_controller(
         Direction::Add => "add",
         Direction::Remove => "remove",
     };
+    let removed: &[String] = match direction {
+        Direction::Add => &[],
+        Direction::Remove => given,
+    };
     let query: Vec<String> = given.iter().map(|r| format!("{param}={r}")).collect();
     let path = format!("/v1/reencrypt?{}", query.join("&"));
     cluster::block_on(async {
@@ -149,7 +153,7 @@ fn through_controller(
                 if answer.status != 200 {
                     bail!("{at}: not re-sealed: {}", cluster::refusal(&answer));
                 }
-                *object = reseal_reply::accept(&at, object, &answer, args.drop_untrusted)?;
+                *object = reseal_reply::accept(&at, object, &answer, removed, args.drop_untrusted)?;
                 file.changed += 1;
             }
         }

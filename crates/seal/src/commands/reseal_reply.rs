@@ -1,20 +1,27 @@
 //! Checking what the controller sends back from a reencrypt before anything is written:
 //! the reply must be the object that was sent (same name, namespace, scope, mode,
-//! template and keys), and recipients it dropped are named, not lost in silence.
+//! template and keys), and every recipient it lost must be accounted for: asked to be
+//! removed, named as dropped (untrusted) or as replaced (one of the controller's own
+//! older keys, now its active key). The client checks this itself rather than trusting
+//! the headers alone: a reply that loses a recipient it does not name is refused.
 
 use anyhow::bail;
 use seal_core::documents;
 use seal_core::{SealedSecret, convert};
 
 use crate::cluster::Answer;
+use crate::output;
 
-/// The SealedSecret in a reencrypt reply to `sent`, standing at `at`. Fails when the
-/// reply is not that object, or when the controller dropped recipients and
+/// The SealedSecret in a reencrypt reply to `sent`, standing at `at`, when `removed`
+/// were the recipients asked to be removed. Fails when the reply is not that object, when
+/// it loses a recipient the controller does not name (`seal-dropped-recipients`,
+/// `seal-replaced-recipients`), or when the controller dropped recipients and
 /// `drop_untrusted` is not set.
 pub fn accept(
     at: &str,
     sent: &SealedSecret,
     answer: &Answer,
+    removed: &[String],
     drop_untrusted: bool,
 ) -> anyhow::Result<SealedSecret> {
     let Some(doc) = documents::parse(at, &answer.body)?.into_iter().next() else {
@@ -24,13 +31,37 @@ pub fn accept(
     if let Some(field) = differs(sent, &reply) {
         bail!("{at}: the controller's reply changed {field}; nothing written");
     }
-    if !answer.dropped.is_empty() && !drop_untrusted {
+    let unnamed: Vec<String> = sent
+        .spec
+        .recipients
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            !reply.spec.recipients.contains(r)
+                && !removed.contains(r)
+                && !answer.dropped.contains(r)
+                && !answer.replaced.contains(r)
+        })
+        .map(|(i, r)| format!("spec.recipients[{i}] {}", output::shown(r)))
+        .collect();
+    if !unnamed.is_empty() {
         bail!(
-            "{at}: the controller would drop recipients it does not trust: {}; nothing written. To keep them, have the cluster admin trust them (unseal --trusted-recipient) or re-seal here with an identity (seal recipients add -i IDENTITY -r …); to drop them, add --drop-untrusted",
-            answer.dropped.join(", ")
+            "{at}: the controller's reply silently drops recipients it names neither as dropped nor as replaced: {}; nothing written (a controller older than this seal does not name the keys it replaced: upgrade it)",
+            unnamed.join(", ")
         );
     }
-    for dropped in &answer.dropped {
+    let dropped: Vec<String> = answer
+        .dropped
+        .iter()
+        .map(|r| output::shown(r).into_owned())
+        .collect();
+    if !dropped.is_empty() && !drop_untrusted {
+        bail!(
+            "{at}: the controller would drop recipients it does not trust: {}; nothing written. To keep them, have the cluster admin trust them (unseal --trusted-recipient) or re-seal here with an identity (seal recipients add -i IDENTITY -r …); to drop them, add --drop-untrusted",
+            dropped.join(", ")
+        );
+    }
+    for dropped in &dropped {
         eprintln!("{at}: dropped recipient {dropped} (not trusted by the controller)");
     }
     Ok(reply)
@@ -104,20 +135,79 @@ mod tests {
         );
     }
 
-    #[test]
-    fn dropped_recipients_stop_the_write_unless_allowed() {
-        let sent = object();
-        let body = documents::render(std::slice::from_ref(&sent), documents::Format::Yaml)
+    fn reply(
+        object: &SealedSecret,
+        recipients: &[&str],
+        dropped: &[&str],
+        replaced: &[&str],
+    ) -> Answer {
+        let mut object = object.clone();
+        object.spec.recipients = recipients.iter().map(|r| (*r).to_owned()).collect();
+        let body = documents::render(std::slice::from_ref(&object), documents::Format::Yaml)
             .expect("renders")
             .to_string();
-        let answer = Answer {
+        let names = |list: &[&str]| list.iter().map(|r| (*r).to_owned()).collect();
+        Answer {
             status: 200,
             body,
-            dropped: vec!["age1breakglass".into()],
-        };
-        let err = accept("f.yaml: document 1", &sent, &answer, false).expect_err("refused");
+            dropped: names(dropped),
+            replaced: names(replaced),
+        }
+    }
+
+    #[test]
+    fn dropped_recipients_stop_the_write_unless_allowed() {
+        let mut sent = object();
+        sent.spec.recipients = vec!["age1active".into(), "age1breakglass".into()];
+        let answer = reply(&sent, &["age1active"], &["age1breakglass"], &[]);
+        let err = accept("f.yaml: document 1", &sent, &answer, &[], false).expect_err("refused");
         assert!(err.to_string().contains("age1breakglass"), "{err}");
         assert!(err.to_string().contains("--drop-untrusted"), "{err}");
-        assert!(accept("f.yaml: document 1", &sent, &answer, true).is_ok());
+        assert!(accept("f.yaml: document 1", &sent, &answer, &[], true).is_ok());
+    }
+
+    /// The controller that omitted its header when a recipient would not fit in one (a
+    /// newline in it): the client must notice the loss by itself, even with
+    /// --drop-untrusted, and say so without echoing the recipient's bytes.
+    #[test]
+    fn a_recipient_lost_without_a_name_is_refused_even_with_drop_untrusted() {
+        let forged = "age1x\n::error file=.seal.yaml,line=1::all good\n\u{1b}[2K\u{1b}[1A";
+        let mut sent = object();
+        sent.spec.recipients = vec!["age1old".into(), "age1breakglass".into(), forged.into()];
+        for answer in [
+            reply(&sent, &["age1active"], &["age1breakglass"], &["age1old"]),
+            reply(&sent, &["age1active"], &[], &[]),
+        ] {
+            let err = accept("f.yaml: document 1", &sent, &answer, &[], true)
+                .expect_err("refused")
+                .to_string();
+            assert!(
+                err.starts_with(
+                    "f.yaml: document 1: the controller's reply silently drops recipients"
+                ),
+                "{err}"
+            );
+            assert!(
+                err.contains("spec.recipients[2] \"age1x\\n::error"),
+                "{err}"
+            );
+            assert!(output::is_plain(&err), "{err:?}");
+        }
+        let removed = [forged.to_owned()];
+        let accounted = reply(&sent, &["age1active"], &["age1breakglass"], &["age1old"]);
+        assert!(accept("f.yaml: document 1", &sent, &accounted, &removed, true).is_ok());
+    }
+
+    #[test]
+    fn replaced_own_keys_and_asked_removals_need_no_flag() {
+        let mut sent = object();
+        sent.spec.recipients = vec!["age1old".into(), "age1staging".into()];
+        let answer = reply(&sent, &["age1active"], &[], &["age1old"]);
+        let removed = ["age1staging".to_owned()];
+        assert!(accept("f.yaml: document 1", &sent, &answer, &removed, false).is_ok());
+        let err = accept("f.yaml: document 1", &sent, &answer, &[], false)
+            .expect_err("staging lost unasked")
+            .to_string();
+        assert!(err.contains("spec.recipients[1] age1staging"), "{err}");
     }
 }

@@ -10,7 +10,7 @@ use seal_core::error::DocError;
 use seal_core::{PlainSecret, Recipients, SealedSecret, files};
 
 use crate::cli::SealArgs;
-use crate::commands::{RecipientChoice, load_recipients_if_any, read_documents};
+use crate::commands::{RecipientChoice, check_places, load_recipients_if_any, read_documents};
 use crate::output;
 use crate::repo::lookup::{Applied, Lookup};
 
@@ -33,6 +33,13 @@ pub fn run(args: SealArgs) -> anyhow::Result<()> {
                     Some(path) => lookup.config_for(path)?,
                     None => None,
                 };
+                if let Some(config) = &config
+                    && !choice.explicit()
+                {
+                    let input = (at.file != files::STDIN_NAME && at.file != "-")
+                        .then(|| Path::new(&at.file));
+                    check_places(config, input, args.output.write.as_deref())?;
+                }
                 let applied = match (&config, &governs) {
                     (Some(config), Some(path)) => Applied::of(config, path),
                     _ => None,

@@ -16,6 +16,7 @@ use seal_core::convert::SealOptions;
 use crate::cli::TreeArgs;
 use crate::commands::RecipientChoice;
 use crate::output;
+use crate::repo::config::real_path;
 use crate::repo::lookup::Lookup;
 use crate::repo::memory::Memory;
 use crate::repo::tree::{self, Change, Job, Planned};
@@ -29,6 +30,9 @@ struct Candidate {
     root: PathBuf,
     recipients: Recipients,
     options: SealOptions,
+    /// Why the file may not be sealed where its name says it is (a symbolic link leads
+    /// elsewhere); an error only if it turns out to be a plaintext Secret file.
+    misplaced: Option<String>,
 }
 
 /// Seals the tree (or checks it with `--check`).
@@ -41,6 +45,9 @@ pub fn run(args: TreeArgs) -> anyhow::Result<()> {
     let mut planned = Vec::new();
     for (candidate, result) in candidates.iter().zip(results) {
         match result {
+            Ok(Some(_)) if candidate.misplaced.is_some() => {
+                errors.extend(candidate.misplaced.clone());
+            }
             Ok(Some(p)) => planned.push((candidate, p)),
             Ok(None) => {}
             Err(e) => errors.push(e),
@@ -51,7 +58,7 @@ pub fn run(args: TreeArgs) -> anyhow::Result<()> {
     }
     if !errors.is_empty() {
         for e in &errors {
-            eprintln!("seal: {e}");
+            eprintln!("seal: {}", output::one_line(e));
         }
         bail!(
             "{} file(s) could not be sealed; nothing was written",
@@ -65,16 +72,19 @@ pub fn run(args: TreeArgs) -> anyhow::Result<()> {
     if args.check {
         for (candidate, p) in &planned {
             match &p.change {
-                Change::Created => println!("{}: would be created", candidate.sealed.display()),
+                Change::Created => println!(
+                    "{}: would be created",
+                    output::shown_path(&candidate.sealed)
+                ),
                 Change::Updated(keys) if keys.is_empty() => {
                     println!(
                         "{}: would change (metadata only)",
-                        candidate.sealed.display()
+                        output::shown_path(&candidate.sealed)
                     );
                 }
                 Change::Updated(keys) => println!(
                     "{}: would change (new ciphertext for {})",
-                    candidate.sealed.display(),
+                    output::shown_path(&candidate.sealed),
                     keys.join(", ")
                 ),
                 Change::Unchanged => {}
@@ -114,22 +124,26 @@ fn collect(args: &TreeArgs) -> anyhow::Result<(Vec<Candidate>, usize)> {
         bail!("{}: not a folder", dir.display());
     }
     let mut lookup = Lookup::new(args.config.as_deref())?;
-    if lookup
-        .config_for(&dir.join(crate::repo::config::FILE_NAME))?
-        .is_none()
-        && args.config.is_none()
-    {
+    let Some(top) = lookup.config_for(&dir.join(crate::repo::config::FILE_NAME))? else {
         bail!(
             "{}: no {} in this folder or above; write one (see README) or give --config",
-            dir.display(),
+            output::shown_path(&dir),
             crate::repo::config::FILE_NAME
         );
-    }
+    };
+    // Folders reached through a symbolic link must stay in the rules' folder (or the
+    // tree's, when it lies outside it); each plaintext file is checked too, below.
+    let real_dir = real_path(&dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", output::shown_path(&dir)))?;
+    let within = real_path(&top.root)
+        .ok()
+        .filter(|root| real_dir.starts_with(root))
+        .unwrap_or(real_dir);
     let mut choice = RecipientChoice::new(&args.recipients)?;
     let mut candidates = Vec::new();
     let mut uncovered = 0;
     let mut outputs: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
-    for file in walk::manifests(&dir)? {
+    for file in walk::manifests(&dir, Some(&within))? {
         let is_rules =
             file.file_name().and_then(|n| n.to_str()) == Some(crate::repo::config::FILE_NAME);
         let Some(sealed) = tree::sealed_path(&file).filter(|_| !is_rules) else {
@@ -147,12 +161,16 @@ fn collect(args: &TreeArgs) -> anyhow::Result<(Vec<Candidate>, usize)> {
         if let Some(first) = outputs.insert(sealed.clone(), file.clone()) {
             bail!(
                 "{} and {} both seal to {}; rename one",
-                first.display(),
-                file.display(),
-                sealed.display()
+                output::shown_path(&first),
+                output::shown_path(&file),
+                output::shown_path(&sealed)
             );
         }
         let recipients = choice.pick(Some(rule))?;
+        let misplaced = match real_path(&file) {
+            Ok(real) => config.check_place(&file, &real, tree::sealed_path).err(),
+            Err(e) => Some(format!("{}: cannot read: {e}", output::shown_path(&file))),
+        };
         candidates.push(Candidate {
             plaintext: file,
             sealed,
@@ -164,6 +182,7 @@ fn collect(args: &TreeArgs) -> anyhow::Result<(Vec<Candidate>, usize)> {
                 default_namespace: rule.namespace.clone(),
                 mode: Default::default(),
             },
+            misplaced,
         });
     }
     Ok((candidates, uncovered))
@@ -292,7 +311,7 @@ fn warn_unignored(planned: &[(&Candidate, Planned)]) {
         for path in unignored {
             eprintln!(
                 "seal: warning: {} holds plaintext and Git does not ignore it; add it (or `*.secret.yaml`) to .gitignore",
-                path.display()
+                output::shown_path(path)
             );
         }
     }

@@ -109,7 +109,9 @@ fn value_keys(value: &Value) -> Vec<String> {
     let mut keys = BTreeSet::new();
     for field in ["data", "stringData"] {
         match value.get(field) {
-            Some(Value::Object(map)) => keys.extend(map.keys().cloned()),
+            Some(Value::Object(map)) => {
+                keys.extend(map.keys().map(|k| crate::output::shown(k).into_owned()));
+            }
             None | Some(Value::Null) => {}
             Some(_) => {
                 keys.insert(format!("{field}: not a mapping"));
@@ -130,6 +132,21 @@ fn check_sealed(at: &str, value: Value, governing: Option<Governing<'_>>) -> Vec
     };
     let mut found = Vec::new();
     let listed = sealed.spec.recipients.len();
+    for (index, recipient) in sealed.spec.recipients.iter().enumerate() {
+        if !is_recipient(recipient) {
+            found.push(offence(format!(
+                "spec.recipients[{index}]: not an age X25519 recipient as seal writes them (age1…, lower case, nothing around it); re-seal this object"
+            )));
+        }
+    }
+    // Only recipients that parse are compared and named: a malformed one is reported
+    // above, by position, and never echoed.
+    let recipients: Vec<&String> = sealed
+        .spec
+        .recipients
+        .iter()
+        .filter(|r| is_recipient(r))
+        .collect();
     for (key, text) in &sealed.spec.encrypted_data {
         if let Err(e) = convert::binding_of(&sealed, key) {
             found.push(offence(format!("a SealedSecret that does not parse: {e}")));
@@ -151,10 +168,9 @@ fn check_sealed(at: &str, value: Value, governing: Option<Governing<'_>>) -> Vec
     {
         let wanted = wanted.to_strings();
         let source = format!("the rule at {} line {}", config.display(), rule.line);
-        let unlisted: Vec<&String> = sealed
-            .spec
-            .recipients
+        let unlisted: Vec<&String> = recipients
             .iter()
+            .copied()
             .filter(|r| !wanted.contains(r))
             .collect();
         let missing: Vec<&String> = wanted
@@ -177,10 +193,9 @@ fn check_sealed(at: &str, value: Value, governing: Option<Governing<'_>>) -> Vec
     if let Some(Governing { config, rule }) = governing
         && let Some(pins) = &rule.cluster_pins
     {
-        let unpinned: Vec<&String> = sealed
-            .spec
-            .recipients
+        let unpinned: Vec<&String> = recipients
             .iter()
+            .copied()
             .filter(|r| !pins.pins(r))
             .collect();
         if !unpinned.is_empty() {
@@ -193,6 +208,13 @@ fn check_sealed(at: &str, value: Value, governing: Option<Governing<'_>>) -> Vec
         }
     }
     found
+}
+
+/// Whether `text` is an age X25519 recipient exactly as seal writes one (`age1…` in
+/// lower case, nothing around it): what `spec.recipients` may hold, and so what may be
+/// shown as it is.
+pub fn is_recipient(text: &str) -> bool {
+    seal_core::keys::parse_recipient(text).is_ok_and(|r| r.to_string() == text)
 }
 
 fn join(recipients: &[&String]) -> String {
@@ -222,6 +244,66 @@ mod tests {
         let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: token, annotations: {kubernetes.io/service-account.name: x}}\ntype: kubernetes.io/service-account-token\n";
         assert!(check_text("x.yaml", text, None).is_empty());
         assert!(check_text("y.yaml", "kind: Deployment\n", None).is_empty());
+    }
+
+    /// What a hostile file writes into a CI log: a forged GitHub Actions annotation,
+    /// then erase-line and cursor-up escapes.
+    const FORGED: &str = "\n::error file=.seal.yaml,line=1::all good\n\u{1b}[2K\u{1b}[1A";
+
+    fn assert_inert(found: &[Offence]) {
+        for o in found {
+            for text in [&o.at, &o.problem] {
+                assert!(crate::output::is_plain(text), "{text:?}");
+                assert!(!text.starts_with("::"), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_forged_recipient_is_reported_by_position_and_never_echoed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = age::x25519::Identity::generate().to_public().to_string();
+        let file = dir.path().join(crate::repo::config::FILE_NAME);
+        std::fs::write(
+            &file,
+            format!("rules:\n  - path: '**'\n    recipients: [{good}]\n"),
+        )
+        .expect("writes");
+        let config = RepoConfig::load(&file).expect("loads");
+        let governing = Governing {
+            config: &config,
+            rule: &config.rules[0],
+        };
+        let forged = serde_json::to_string(&format!("{good}{FORGED}")).expect("quotes");
+        let text = format!(
+            "apiVersion: seal.dev/v1alpha1\nkind: SealedSecret\nmetadata: {{name: db, namespace: apps}}\nspec:\n  recipients: [{good}, {forged}]\n  encryptedData: {{}}\n"
+        );
+        let found = check_text("s.yaml", &text, Some(governing));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].at, "s.yaml: document 1");
+        assert!(
+            found[0]
+                .problem
+                .starts_with("spec.recipients[1]: not an age X25519 recipient"),
+            "{found:?}"
+        );
+        assert_inert(&found);
+        for odd in [" age1x", &good.to_uppercase(), &format!("{good}\n")] {
+            assert!(!is_recipient(odd), "{odd:?}");
+        }
+        assert!(is_recipient(&good));
+    }
+
+    #[test]
+    fn forged_key_names_of_a_plaintext_secret_are_escaped() {
+        let key = serde_json::to_string(&format!("pw{FORGED}")).expect("quotes");
+        let text = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: db}}\nstringData: {{{key}: x}}\n"
+        );
+        let found = check_text("x.yaml", &text, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].problem.contains("(\"pw\\n::error"), "{found:?}");
+        assert_inert(&found);
     }
 
     #[test]

@@ -129,6 +129,9 @@ pub struct RepoConfig {
     pub root: PathBuf,
     /// The rules, in order.
     pub rules: Vec<Rule>,
+    /// The folder with symbolic links resolved (what [`RepoConfig::check_place`] compares
+    /// real paths with).
+    real_root: PathBuf,
 }
 
 impl RepoConfig {
@@ -177,10 +180,12 @@ impl RepoConfig {
                 "rules: empty; give at least one rule".to_owned(),
             ));
         }
+        let real_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
         Ok(Self {
             file: file.to_path_buf(),
             root,
             rules,
+            real_root,
         })
     }
 
@@ -210,6 +215,61 @@ impl RepoConfig {
     pub fn rule_index_for(&self, path: &Path) -> Option<usize> {
         let rel = self.relative(path)?;
         self.rules.iter().position(|r| r.matches(&rel))
+    }
+
+    /// Refuses a file that symbolic links put somewhere other than where its rule was
+    /// chosen, so that a link committed to a repo cannot have one path's rule seal a file
+    /// that lies elsewhere: outside the folder of this rules file (another repo, a
+    /// colleague's plaintext), or under another rule (other recipients).
+    ///
+    /// `file` is the file as named and `real` where it really is ([`real_path`] or
+    /// [`real_target`]); `governs` maps a file to the path its rule is looked up by (the
+    /// file itself, or its sealed counterpart). A file whose name lies outside this
+    /// folder was named by the user on purpose and is not checked. The error is one line
+    /// naming the file.
+    pub fn check_place(
+        &self,
+        file: &Path,
+        real: &Path,
+        governs: impl Fn(&Path) -> Option<PathBuf>,
+    ) -> Result<(), String> {
+        let Some(named) = governs(file) else {
+            return Ok(());
+        };
+        if self.relative(&named).is_none() {
+            return Ok(());
+        }
+        let chosen = self.rule_index_for(&named);
+        let shown = crate::output::shown_path(file);
+        let real_governs = governs(real).unwrap_or_else(|| real.to_path_buf());
+        let Some(real_rel) = real_governs.strip_prefix(&self.real_root).ok().map(|rel| {
+            rel.iter()
+                .filter_map(|c| c.to_str())
+                .collect::<Vec<_>>()
+                .join("/")
+        }) else {
+            return Err(format!(
+                "{shown}: a symbolic link leads out of {}, the folder of {}, to {}; not sealed by its rules (seal the file where it is)",
+                crate::output::shown_path(&self.root),
+                self.display(),
+                crate::output::shown_path(real)
+            ));
+        };
+        let found = self.rules.iter().position(|r| r.matches(&real_rel));
+        if found == chosen {
+            return Ok(());
+        }
+        let rule = |index: Option<usize>| match index {
+            Some(i) => format!("the rule at line {}", self.rules[i].line),
+            None => "no rule".to_owned(),
+        };
+        Err(format!(
+            "{shown}: a symbolic link leads to {}, which {} of {} covers, not {} that covers this path; not sealed (seal the file where it is)",
+            crate::output::shown_path(real),
+            rule(found),
+            self.display(),
+            rule(chosen)
+        ))
     }
 
     /// How the rules file is named in messages: relative to the working folder when it
@@ -388,6 +448,21 @@ fn shadows(earlier: &Rule, later: &Rule) -> bool {
 
 fn has_wildcard(text: &str) -> bool {
     text.contains(['*', '?', '[', '{', '\\'])
+}
+
+/// Where an input file really is: `path` with every symbolic link resolved.
+pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    std::fs::canonicalize(path)
+}
+
+/// Where a file written to `path` lands: its folder with symbolic links resolved (a link
+/// at `path` itself is replaced by the atomic write, not followed).
+pub fn real_target(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = absolute(path);
+    let (Some(folder), Some(name)) = (absolute.parent(), absolute.file_name()) else {
+        return Ok(absolute);
+    };
+    Ok(std::fs::canonicalize(folder)?.join(name))
 }
 
 /// `path` made absolute against the working folder (symlinks left as they are).

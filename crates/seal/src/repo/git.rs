@@ -82,9 +82,12 @@ pub fn staged(top: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<St
     }
     let unstaged = git(top, &["diff", "--name-only", "-z"])?;
     let unstaged: HashSet<String> = split_z(&unstaged).collect();
-    let (dirty, clean): (Vec<String>, Vec<String>) = paths
-        .into_iter()
-        .partition(|p| unstaged.contains(p) || !top.join(p).is_file());
+    // A symbolic link is staged as the name of its target: read that from the index,
+    // never the file the link leads to (which may lie outside the repository).
+    let (dirty, clean): (Vec<String>, Vec<String>) = paths.into_iter().partition(|p| {
+        unstaged.contains(p)
+            || !std::fs::symlink_metadata(top.join(p)).is_ok_and(|m| m.file_type().is_file())
+    });
     let mut staged: Vec<Staged> = clean
         .into_iter()
         .map(|path| Staged {
