@@ -246,3 +246,25 @@ fn the_pre_commit_check_reads_a_staged_link_not_what_it_points_to() {
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert!(!run.stdout.contains("password"), "{}", run.stdout);
 }
+
+#[test]
+fn seal_tree_refuses_a_cache_that_came_with_the_repo() {
+    let (_dir, repo) = layout();
+    // The attacker commits a cache whose key they know: the victim's digests of short
+    // values, written with it, could be tested against guesses offline.
+    std::fs::create_dir_all(repo.join(".seal-cache")).expect("mkdir");
+    std::fs::write(repo.join(".seal-cache/key"), [7u8; 32]).expect("key");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-f", ".seal-cache/key"]);
+    let line = run_in(&repo, "seal", &["tree"], None).fails_with(1);
+    assert!(
+        line.contains(".seal-cache") && line.contains("tracked by Git"),
+        "{line}"
+    );
+    assert_nothing_sealed(&repo);
+    assert_eq!(
+        std::fs::read(repo.join(".seal-cache/key")).expect("key"),
+        [7u8; 32],
+        "the planted cache is left for the user to remove"
+    );
+}

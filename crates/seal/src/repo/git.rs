@@ -35,6 +35,15 @@ pub fn top_level(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out).trim_end()))
 }
 
+/// Whether Git tracks anything under `path` (relative to or inside `dir`'s work tree).
+/// `false` outside a work tree or without Git.
+pub fn tracks_anything_under(dir: &Path, path: &Path) -> bool {
+    let Some(path) = path.to_str() else {
+        return false;
+    };
+    git(dir, &["ls-files", "--", path]).is_ok_and(|out| !out.is_empty())
+}
+
 /// Where Git looks for hooks (honours `core.hooksPath`).
 pub fn hooks_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     let out = git(

@@ -55,6 +55,14 @@ impl Memory {
     /// until [`Memory::save`].
     pub fn open(root: &Path) -> Result<Self, MemoryError> {
         let dir = root.join(DIR_NAME);
+        // A cache that came with the repository carries a key someone else knows: the
+        // digests written with it would let them test guesses of short values offline.
+        if super::git::tracks_anything_under(root, Path::new(DIR_NAME)) {
+            return Err(MemoryError {
+                path: dir.display().to_string(),
+                problem: "is tracked by Git: a cache committed by someone else carries a key they know; remove it (git rm -r --cached .seal-cache, then delete the folder)".to_owned(),
+            });
+        }
         let key_path = dir.join(KEY_FILE);
         let key = match std::fs::read(&key_path) {
             Ok(bytes) if bytes.len() == 32 => Zeroizing::new(bytes),
