@@ -35,7 +35,10 @@ fn uninstalling_the_controller_leaves_the_keys_namespace_and_the_crd() {
     let controller = kustomization("deploy");
     for doc in &controller {
         assert!(
-            !matches!(doc["kind"].as_str(), Some("Namespace" | "CustomResourceDefinition")),
+            !matches!(
+                doc["kind"].as_str(),
+                Some("Namespace" | "CustomResourceDefinition")
+            ),
             "`kubectl delete -k deploy/` would delete {}",
             doc["kind"]
         );
