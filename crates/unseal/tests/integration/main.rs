@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod controller;
 mod correctness;
+mod fuzz_corpus;
 mod http_api;
 mod leader;
 mod support;
