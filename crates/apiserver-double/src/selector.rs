@@ -48,6 +48,11 @@ impl Selector {
         Ok(Self(requirements))
     }
 
+    /// Whether it has no requirement (matches everything).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether a label map matches.
     pub fn matches_labels(&self, object: &Value) -> bool {
         let labels = &object["metadata"]["labels"];

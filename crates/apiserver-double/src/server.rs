@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::audit::Request;
 use crate::faults::{Fault, Stall};
+use crate::page;
 use crate::path::{self, ResourceKind, Target};
 use crate::selector::Selector;
 use crate::store::{ApiError, Change, ChangeType, ObjectKey, Store};
@@ -347,16 +348,50 @@ async fn serve(
                     Err(e) => return error(&ApiError::new(400, "BadRequest", e)),
                 };
             if matches!(query.get("watch").map(String::as_str), Some("true" | "1")) {
-                return watch_stream(shared.clone(), target, labels, fields, &query);
+                let meta = metadata_only(&headers);
+                return watch_stream(shared.clone(), target, labels, fields, &query, meta);
             }
+            let oldest = *shared.oldest_rv.lock().unwrap_or_else(|p| p.into_inner());
             let store = shared.store();
             let items = store.list(&target.kind, target.namespace.as_deref(), &labels, &fields);
-            Ok(json!({
-                "apiVersion": target.kind.api_version(),
-                "kind": format!("{}List", target.kind.kind()),
-                "metadata": {"resourceVersion": store.resource_version().to_string()},
-                "items": items,
-            }))
+            let limit = query.get("limit").and_then(|l| l.parse().ok());
+            let selected = !labels.is_empty() || !fields.is_empty();
+            let cont = query.get("continue").map(String::as_str);
+            page::page(
+                items,
+                store.resource_version(),
+                oldest,
+                limit,
+                cont,
+                selected,
+            )
+            .map(|p| {
+                let mut metadata = json!({"resourceVersion": p.resource_version.to_string()});
+                if let Some(token) = p.continue_token {
+                    metadata["continue"] = json!(token);
+                }
+                if let Some(remaining) = p.remaining {
+                    metadata["remainingItemCount"] = json!(remaining);
+                }
+                // The items of a list carry no apiVersion and kind: the list says them.
+                let items: Vec<Value> = p
+                    .items
+                    .into_iter()
+                    .map(|mut item| {
+                        if let Some(map) = item.as_object_mut() {
+                            map.remove("apiVersion");
+                            map.remove("kind");
+                        }
+                        item
+                    })
+                    .collect();
+                json!({
+                    "apiVersion": target.kind.api_version(),
+                    "kind": format!("{}List", target.kind.kind()),
+                    "metadata": metadata,
+                    "items": items,
+                })
+            })
         }
         (&Method::POST, None) if query.contains_key("dryRun") => {
             parse_body().and_then(|b| shared.store().check_create(&target.kind, &namespace, b))
@@ -384,7 +419,15 @@ async fn serve(
                 ))
             }
         }
-        (&Method::DELETE, Some(name)) => shared.store().delete(&key(name)),
+        (&Method::DELETE, Some(name)) => shared.store().delete(&key(name)).map(|gone| {
+            // What the API server answers for an object deleted at once (no finalizers).
+            json!({
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {
+                    "name": name, "kind": target.kind.plural, "uid": gone["metadata"]["uid"],
+                },
+            })
+        }),
         _ => Err(ApiError::new(
             405,
             "MethodNotAllowed",
@@ -392,8 +435,48 @@ async fn serve(
         )),
     };
     match result {
-        Ok(value) => json_response(if method == Method::POST { 201 } else { 200 }, &value),
+        Ok(value) => {
+            let value = if metadata_only(&headers) {
+                as_metadata(value)
+            } else {
+                value
+            };
+            json_response(if method == Method::POST { 201 } else { 200 }, &value)
+        }
         Err(e) => error(&e),
+    }
+}
+
+/// Whether the client asked for metadata only (`Accept: application/json;
+/// as=PartialObjectMetadata;g=meta.k8s.io;v=v1`, or `…List` for a list), as kube's
+/// `Api<PartialObjectMeta<K>>` and client-go's metadata informers do.
+fn metadata_only(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("as=PartialObjectMetadata"))
+}
+
+/// An answer as metadata only: an object becomes a `PartialObjectMetadata` (its
+/// `metadata` alone), a list a `PartialObjectMetadataList` of them; a `Status` stays.
+fn as_metadata(value: Value) -> Value {
+    let partial = |object: &Value| {
+        json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        })
+    };
+    match value["kind"].as_str() {
+        Some("Status") => value,
+        Some(kind) if kind.ends_with("List") && value["items"].is_array() => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": value["metadata"].clone(),
+            "items": value["items"].as_array().map(|items| items.iter().map(partial).collect::<Vec<_>>()),
+        }),
+        _ => partial(&value),
     }
 }
 
@@ -545,14 +628,29 @@ fn visible(
         ChangeType::Modified => match (before, now) {
             (true, true) => Some(("MODIFIED", change.object.clone())),
             (false, true) => Some(("ADDED", change.object.clone())),
-            (true, false) => Some(("DELETED", change.object.clone())),
+            // As the API server's watch cache does: the object as it was when it still
+            // matched, at the resource version of the change that made it stop.
+            (true, false) => {
+                let mut gone = change
+                    .previous
+                    .clone()
+                    .unwrap_or_else(|| change.object.clone());
+                gone["metadata"]["resourceVersion"] = json!(change.rv.to_string());
+                Some(("DELETED", gone))
+            }
             (false, false) => None,
         },
         _ => None,
     }
 }
 
-fn line(kind: &str, object: &Value) -> Bytes {
+/// One watch event, as a line of JSON; its object as metadata only when `meta`.
+fn line(kind: &str, object: &Value, meta: bool) -> Bytes {
+    let object = if meta {
+        as_metadata(object.clone())
+    } else {
+        object.clone()
+    };
     let mut text = json!({"type": kind, "object": object}).to_string();
     text.push('\n');
     Bytes::from(text)
@@ -564,6 +662,7 @@ fn watch_stream(
     labels: Selector,
     fields: Selector,
     query: &HashMap<String, String>,
+    meta: bool,
 ) -> Response {
     let since: Option<u64> = query
         .get("resourceVersion")
@@ -586,7 +685,7 @@ fn watch_stream(
                 "Expired",
                 format!("too old resource version: {rv} ({oldest})"),
             );
-            let _ = tx.send(line("ERROR", &gone.body())).await;
+            let _ = tx.send(line("ERROR", &gone.body(), meta)).await;
             return;
         }
         let (mut changes, backlog, mut last) = {
@@ -616,7 +715,7 @@ fn watch_stream(
             }
         };
         for (rv, kind, object) in backlog {
-            if tx.send(line(kind, &object)).await.is_err() {
+            if tx.send(line(kind, &object, meta)).await.is_err() {
                 return;
             }
             last = last.max(rv);
@@ -630,7 +729,7 @@ fn watch_stream(
                     Ok(change) if change.rv > last => {
                         last = change.rv;
                         if let Some((kind, object)) = visible(&change, &target, &labels, &fields)
-                            && tx.send(line(kind, &object)).await.is_err()
+                            && tx.send(line(kind, &object, meta)).await.is_err()
                         {
                             return;
                         }
@@ -638,7 +737,7 @@ fn watch_stream(
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         let gone = ApiError::new(410, "Expired", "watch fell behind");
-                        let _ = tx.send(line("ERROR", &gone.body())).await;
+                        let _ = tx.send(line("ERROR", &gone.body(), meta)).await;
                         return;
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -649,7 +748,7 @@ fn watch_stream(
                         "kind": target.kind.kind(),
                         "metadata": {"resourceVersion": last.to_string()},
                     });
-                    if tx.send(line("BOOKMARK", &mark)).await.is_err() {
+                    if tx.send(line("BOOKMARK", &mark, meta)).await.is_err() {
                         return;
                     }
                 }

@@ -1,11 +1,12 @@
 //! The objects, their resource versions, and the log of changes that watches replay.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use crate::admission;
 use crate::patch;
 use crate::path::ResourceKind;
 use crate::selector::Selector;
@@ -52,7 +53,8 @@ pub struct Change {
     pub key: ObjectKey,
     /// What happened.
     pub change: ChangeType,
-    /// The object after the change (before it, for deletions).
+    /// The object after the change (for deletions: as it was, with the resource version
+    /// of the deletion).
     pub object: Value,
     /// The object before the change (`None` for creations).
     pub previous: Option<Value>,
@@ -92,6 +94,8 @@ pub struct Store {
     objects: BTreeMap<ObjectKey, Value>,
     rv: u64,
     uids: u64,
+    /// The uids of the objects stored, for the garbage collector's owner checks.
+    live: BTreeSet<String>,
     log: Vec<Arc<Change>>,
     changes: broadcast::Sender<Arc<Change>>,
     writes: BTreeMap<String, usize>,
@@ -103,6 +107,7 @@ impl Default for Store {
             objects: BTreeMap::new(),
             rv: 1,
             uids: 0,
+            live: BTreeSet::new(),
             log: Vec::new(),
             changes: broadcast::channel(65_536).0,
             writes: BTreeMap::new(),
@@ -212,9 +217,10 @@ impl Store {
                 format!("{} \"{name}\" already exists", kind.plural),
             ));
         }
+        normalize(kind, namespace, &mut body);
+        admission::admit(kind, &mut body)?;
         self.uids += 1;
         let rv = self.next_rv();
-        normalize(kind, namespace, &mut body);
         let meta = &mut body["metadata"];
         meta["uid"] = json!(format!("uid-{:08}", self.uids));
         meta["resourceVersion"] = json!(rv);
@@ -223,7 +229,14 @@ impl Store {
             meta["generation"] = json!(1);
         }
         self.objects.insert(key.clone(), body.clone());
-        self.record(key, ChangeType::Added, body.clone(), None);
+        self.live.insert(format!("uid-{:08}", self.uids));
+        self.record(key.clone(), ChangeType::Added, body.clone(), None);
+        if self.orphaned(&body) {
+            // kube-controller-manager's garbage collector deletes, soon after, an object
+            // whose every owner is gone (e.g. made by a writer that read its owner just
+            // before the owner was deleted).
+            let _ = self.delete(&key);
+        }
         Ok(body)
     }
 
@@ -262,6 +275,7 @@ impl Store {
             ));
         }
         normalize(kind, namespace, &mut body);
+        admission::admit(kind, &mut body)?;
         Ok(body)
     }
 
@@ -322,10 +336,11 @@ impl Store {
                 }
             }
         }
+        normalize(&key.kind, &key.namespace, &mut next);
+        admission::admit(&key.kind, &mut next)?;
         if key.kind == ResourceKind::secrets() {
             check_secret_update(&current, &next)?;
         }
-        normalize(&key.kind, &key.namespace, &mut next);
         for field in ["uid", "creationTimestamp", "name", "namespace"] {
             if let Some(v) = current["metadata"].get(field) {
                 next["metadata"][field] = v.clone();
@@ -352,17 +367,29 @@ impl Store {
         Ok(next)
     }
 
+    /// Whether `object` has owners and none of them exists any more.
+    fn orphaned(&self, object: &Value) -> bool {
+        object["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|owners| {
+                !owners.is_empty()
+                    && owners
+                        .iter()
+                        .all(|o| o["uid"].as_str().is_none_or(|uid| !self.live.contains(uid)))
+            })
+    }
+
     /// Deletes an object, then (background propagation) every object whose
     /// ownerReferences name it, recursively.
     pub fn delete(&mut self, key: &ObjectKey) -> Result<Value, ApiError> {
         let object = self.objects.remove(key).ok_or_else(|| not_found(key))?;
-        self.next_rv();
-        self.record(
-            key.clone(),
-            ChangeType::Deleted,
-            object.clone(),
-            Some(object.clone()),
-        );
+        if let Some(uid) = object["metadata"]["uid"].as_str() {
+            self.live.remove(uid);
+        }
+        // Watchers get the object as it was, at the resource version of its deletion.
+        let mut gone = object.clone();
+        gone["metadata"]["resourceVersion"] = json!(self.next_rv());
+        self.record(key.clone(), ChangeType::Deleted, gone, Some(object.clone()));
         if let Some(uid) = object["metadata"]["uid"].as_str() {
             let dependents: Vec<ObjectKey> = self
                 .objects
@@ -393,13 +420,6 @@ fn normalize(kind: &ResourceKind, namespace: &str, body: &mut Value) {
     }
     if !namespace.is_empty() {
         body["metadata"]["namespace"] = json!(namespace);
-    }
-    // The API server's default: a Secret without a type, or with an empty one, is Opaque.
-    if kind.plural == "secrets"
-        && kind.group.is_empty()
-        && body["type"].as_str().is_none_or(str::is_empty)
-    {
-        body["type"] = json!("Opaque");
     }
 }
 
@@ -502,6 +522,28 @@ mod tests {
             .expect("creates");
         store.delete(&key("owner")).expect("deletes");
         assert_eq!(store.get(&key("child")).map_err(|e| e.code), Err(404));
+    }
+
+    #[test]
+    fn an_object_made_for_a_deleted_owner_is_collected() {
+        let mut store = Store::default();
+        let mut child = secret("late");
+        child["metadata"]["ownerReferences"] = json!([{"uid": "uid-gone", "name": "owner"}]);
+        let made = store
+            .create(&ResourceKind::secrets(), "apps", child)
+            .expect("created");
+        assert_eq!(made["metadata"]["name"], "late");
+        assert_eq!(store.get(&key("late")).map_err(|e| e.code), Err(404));
+        let owner = store
+            .create(&ResourceKind::secrets(), "apps", secret("owner"))
+            .expect("creates");
+        let mut kept = secret("kept");
+        kept["metadata"]["ownerReferences"] =
+            json!([{"uid": owner["metadata"]["uid"], "name": "owner"}]);
+        store
+            .create(&ResourceKind::secrets(), "apps", kept)
+            .expect("creates");
+        assert!(store.get(&key("kept")).is_ok());
     }
 
     #[test]
