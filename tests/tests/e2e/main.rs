@@ -9,6 +9,7 @@ mod break_glass;
 mod commands;
 mod deploy;
 mod examples;
+mod generators_real;
 mod hostile_repo;
 mod merge;
 mod online;
