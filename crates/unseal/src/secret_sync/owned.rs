@@ -83,6 +83,19 @@ fn type_or_default(t: &Option<String>) -> &str {
     }
 }
 
+/// The ownerReference of an owned Secret: the SealedSecret as its controller, blocking
+/// its owner's deletion, so that a foreground deletion of the SealedSecret (`kubectl
+/// delete --cascade=foreground`, Argo CD's foreground prune) waits until the garbage
+/// collector has deleted the Secret. (kube's `controller_owner_ref` leaves
+/// `blockOwnerDeletion` out, and without it the real API server deletes the owner first.)
+fn owner_reference(sealed: &SealedSecret) -> Result<OwnerReference, SyncProblem> {
+    let mut owner = sealed
+        .controller_owner_ref(&())
+        .ok_or(SyncProblem::NotStored)?;
+    owner.block_owner_deletion = Some(true);
+    Ok(owner)
+}
+
 /// The key under which Owned-mode rewrites of a Secret are counted as write-war rounds.
 const OWNED_ROUND: &str = "(the Secret)";
 
@@ -96,9 +109,7 @@ pub async fn sync_owned(
     wars: &WriteWars,
 ) -> Result<Written, SyncProblem> {
     let name = sealed.name_any();
-    let owner = sealed
-        .controller_owner_ref(&())
-        .ok_or(SyncProblem::NotStored)?;
+    let owner = owner_reference(sealed)?;
     let template = &sealed.spec.template;
     let mut labels = template.metadata.labels.clone();
     labels.insert(MANAGED_LABEL.to_owned(), MANAGED_VALUE.to_owned());
@@ -272,6 +283,30 @@ mod tests {
                 .insert(ADOPT_ANNOTATION.into(), "true".into());
         }
         s
+    }
+
+    #[test]
+    fn the_owner_reference_blocks_the_owners_deletion() {
+        let spec = seal_core::SealedSecretSpec {
+            scope: Default::default(),
+            mode: seal_core::Mode::Owned,
+            recipients: Vec::new(),
+            template: Default::default(),
+            encrypted_data: Default::default(),
+        };
+        let mut sealed = SealedSecret::new("db", spec);
+        assert!(matches!(
+            owner_reference(&sealed),
+            Err(SyncProblem::NotStored)
+        ));
+        sealed.metadata.uid = Some("u".into());
+        let reference = owner_reference(&sealed).expect("stored");
+        assert_eq!(reference.controller, Some(true));
+        assert_eq!(reference.block_owner_deletion, Some(true));
+        assert_eq!(
+            (reference.name.as_str(), reference.uid.as_str()),
+            ("db", "u")
+        );
     }
 
     #[test]
