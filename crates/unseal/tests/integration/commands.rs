@@ -1,34 +1,38 @@
-//! The `unseal` binary's cluster commands against the API-server double through a
-//! kubeconfig file: `run` (environment variables, readiness, SIGTERM), `rotate`,
-//! `keys list|export|import`, and `crd` (kept in sync with deploy/cluster/crd.yaml).
+//! The `unseal` binary's cluster commands through a kubeconfig file, against the
+//! API-server double and against the real control plane: `run` (environment variables,
+//! readiness, SIGTERM; on the real server as the controller's ServiceAccount, so with
+//! deploy/rbac.yaml's rights), `rotate`, `keys list|export|import` (as the test's own
+//! user, an admin outside the cluster), and `crd` (kept in sync with
+//! deploy/cluster/crd.yaml).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::support::*;
-use apiserver_double::ApiServerDouble;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use seal_core::convert::SealOptions;
 
 const UNSEAL: &str = env!("CARGO_BIN_EXE_unseal");
 
-fn kubeconfig(double: &ApiServerDouble, dir: &Path) -> String {
-    let path = dir.join("kubeconfig");
-    std::fs::write(&path, double.kubeconfig("default")).expect("kubeconfig written");
-    path.display().to_string()
+scenarios! {
+    both: [
+        run_serves_reconciles_and_exits_cleanly_on_sigterm,
+        rotate_list_export_and_import,
+    ],
 }
 
-/// Runs the binary on a blocking thread, so the double (on this test's runtime) can answer.
-async fn unseal(kubeconfig: &str, args: &[&str]) -> std::process::Output {
+/// Runs the binary on a blocking thread, so the double (on this test's runtime) can
+/// answer, with the controller namespace `namespace`.
+async fn unseal(kubeconfig: &Path, namespace: &str, args: &[&str]) -> std::process::Output {
     let kubeconfig = kubeconfig.to_owned();
+    let namespace = namespace.to_owned();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         Command::new(UNSEAL)
             .args(&args)
             .env("KUBECONFIG", &kubeconfig)
-            .env("UNSEAL_CONTROLLER_NAMESPACE", CONTROLLER_NS)
+            .env("UNSEAL_CONTROLLER_NAMESPACE", &namespace)
             .output()
             .expect("unseal runs")
     })
@@ -44,17 +48,19 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
-async fn run_serves_reconciles_and_exits_cleanly_on_sigterm() {
-    let double = ApiServerDouble::start().await.expect("double");
+async fn run_serves_reconciles_and_exits_cleanly_on_sigterm(backend: Backend) {
+    let h = Harness::without_controller(backend).await;
+    let (apps, controller_ns) = (h.ns("apps"), h.controller_ns());
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = kubeconfig(&double, dir.path());
+    let config = h.kubeconfig(dir.path(), true);
     let port = free_port();
     let log = dir.path().join("unseal.log");
     let mut child = Command::new(UNSEAL)
         .arg("run")
         .env("KUBECONFIG", &config)
-        .env("UNSEAL_CONTROLLER_NAMESPACE", CONTROLLER_NS)
+        .env("UNSEAL_CONTROLLER_NAMESPACE", &controller_ns)
+        .env("UNSEAL_NAMESPACES", h.watched_namespaces().join(","))
+        .env("UNSEAL_IDENTITY", "unseal-test")
         .env("UNSEAL_LISTEN", format!("127.0.0.1:{port}"))
         .env("UNSEAL_LEASE_RENEW_PERIOD", "100ms")
         .env("UNSEAL_LOG_FORMAT", "json")
@@ -63,54 +69,40 @@ async fn run_serves_reconciles_and_exits_cleanly_on_sigterm() {
         .spawn()
         .expect("starts");
     let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let ready = async || {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
             && http(&base, "GET", "/readyz", b"").await.0 == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let deadline = std::time::Instant::now() + WAIT_AT_MOST;
+    while !ready().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready after {WAIT_AT_MOST:?}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(
-        ready,
-        "not ready: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
     let (_, body) = http(&base, "GET", "/v1/recipients?format=text", b"").await;
     let mut recipients = seal_core::Recipients::new();
     recipients.add_file("response", &body).expect("recipients");
-    let client = client_for(&double);
     let sealed = seal(
-        &plain("apps", "db", &[("password", "never-logged-value")]),
+        &plain(&apps, "db", &[("password", "never-logged-value")]),
         &recipients,
         &SealOptions::default(),
     );
-    Api::<seal_core::SealedSecret>::namespaced(client, "apps")
-        .create(&Default::default(), &sealed)
-        .await
-        .expect("created");
-    wait_for("secret", || {
-        double.get(&apiserver_double::ResourceKind::secrets(), "apps", "db")
-    })
-    .await;
+    h.create(&sealed).await;
+    wait_for("secret", async || h.secret(&apps, "db").await).await;
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-    let mut exit = None;
-    for _ in 0..200 {
-        if let Some(s) = child.try_wait().expect("wait") {
-            exit = Some(s);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let exit = exit.expect("exits after SIGTERM");
+    let exit = wait_for("exit after SIGTERM", async || {
+        child.try_wait().expect("wait")
+    })
+    .await;
     assert_eq!(exit.code(), Some(0));
     let logs = std::fs::read_to_string(&log).expect("log");
     assert!(
@@ -119,37 +111,36 @@ async fn run_serves_reconciles_and_exits_cleanly_on_sigterm() {
     );
     assert!(logs.contains("termination signal received"), "{logs}");
     assert!(!logs.contains("never-logged-value"));
+    assert!(
+        !logs.contains("403") && !logs.contains("forbidden"),
+        "refused by RBAC: {logs}"
+    );
     // The Lease was released for a fast failover.
-    let lease = double
-        .get(
-            &apiserver_double::ResourceKind::new("coordination.k8s.io", "v1", "leases"),
-            CONTROLLER_NS,
-            "unseal-leader",
-        )
-        .expect("lease");
+    let lease = h.lease().await.expect("lease");
     assert!(lease["spec"]["holderIdentity"].is_null(), "{lease}");
+    h.stop().await;
 }
 
-#[tokio::test]
-async fn rotate_list_export_and_import() {
-    let h = Harness::start().await;
+async fn rotate_list_export_and_import(backend: Backend) {
+    let mut h = Harness::start(backend).await;
+    let (apps, controller_ns) = (h.ns("apps"), h.controller_ns());
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = kubeconfig(&h.double, dir.path());
+    let config = h.kubeconfig(dir.path(), false);
     let r = h.recipients();
     h.create(&seal(
-        &plain("apps", "one", &[("k", "v")]),
+        &plain(&apps, "one", &[("k", "v")]),
         &r,
         &SealOptions::default(),
     ))
     .await;
-    let out = unseal(&config, &["rotate"]).await;
+    let out = unseal(&config, &controller_ns, &["rotate"]).await;
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created sealing key seal-key-0002"));
-    let out = unseal(&config, &["keys", "list"]).await;
+    let out = unseal(&config, &controller_ns, &["keys", "list"]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -193,7 +184,7 @@ async fn rotate_list_export_and_import() {
         "-o",
         &backup_s,
     ];
-    let out = unseal(&config, &export).await;
+    let out = unseal(&config, &controller_ns, &export).await;
     assert!(
         out.status.success(),
         "{}",
@@ -202,16 +193,22 @@ async fn rotate_list_export_and_import() {
     let bytes = std::fs::read(&backup).expect("backup");
     assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
     assert!(!String::from_utf8_lossy(&bytes).contains("AGE-SECRET-KEY-1"));
-    let again = unseal(&config, &export).await;
+    let again = unseal(&config, &controller_ns, &export).await;
     assert!(!again.status.success(), "export must not overwrite");
 
     let second = tempfile::tempdir().expect("tempdir");
-    let fresh = ApiServerDouble::start().await.expect("double");
-    let fresh_config = kubeconfig(&fresh, second.path());
-    let out = unseal(&fresh_config, &["keys", "import", &backup_s]).await;
+    let fresh = h.fresh_controller_namespace(second.path()).await;
+    let fresh_config = &fresh.kubeconfig;
+    let out = unseal(
+        fresh_config,
+        &fresh.namespace,
+        &["keys", "import", &backup_s],
+    )
+    .await;
     assert!(!out.status.success(), "an encrypted backup needs -i");
     let out = unseal(
-        &fresh_config,
+        fresh_config,
+        &fresh.namespace,
         &[
             "keys",
             "import",
@@ -240,7 +237,7 @@ async fn rotate_list_export_and_import() {
             "import lists what it imports: {stderr}"
         );
     }
-    let keys: Api<Secret> = Api::namespaced(client_for(&fresh), CONTROLLER_NS);
+    let keys: Api<Secret> = Api::namespaced(fresh.client.clone(), &fresh.namespace);
     let restored = unseal::keys::secrets::list(&keys).await.expect("list");
     let (set, bad) = unseal::keys::KeySet::from_secrets(&restored);
     assert!(bad.is_empty());
@@ -261,7 +258,8 @@ async fn rotate_list_export_and_import() {
         .collect();
     assert_eq!(names, before, "names and creation order survive the backup");
     let out = unseal(
-        &fresh_config,
+        fresh_config,
+        &fresh.namespace,
         &[
             "keys",
             "import",
@@ -280,8 +278,8 @@ async fn rotate_list_export_and_import() {
     );
 
     let third = tempfile::tempdir().expect("tempdir");
-    let activated = ApiServerDouble::start().await.expect("double");
-    let activated_config = kubeconfig(&activated, third.path());
+    let activated = h.fresh_controller_namespace(third.path()).await;
+    let activated_config = &activated.kubeconfig;
     let wanted = h
         .ctx()
         .keys
@@ -291,7 +289,8 @@ async fn rotate_list_export_and_import() {
         .expect("active");
     let stranger = age::x25519::Identity::generate().to_public().to_string();
     let out = unseal(
-        &activated_config,
+        activated_config,
+        &activated.namespace,
         &[
             "keys",
             "import",
@@ -308,7 +307,8 @@ async fn rotate_list_export_and_import() {
         "--activate names a key of the file, or nothing is imported"
     );
     let out = unseal(
-        &activated_config,
+        activated_config,
+        &activated.namespace,
         &[
             "keys",
             "import",
@@ -325,7 +325,7 @@ async fn rotate_list_export_and_import() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let keys: Api<Secret> = Api::namespaced(client_for(&activated), CONTROLLER_NS);
+    let keys: Api<Secret> = Api::namespaced(activated.client.clone(), &activated.namespace);
     let restored = unseal::keys::secrets::list(&keys).await.expect("list");
     let (set, _) = unseal::keys::KeySet::from_secrets(&restored);
     assert_eq!(

@@ -1,7 +1,18 @@
-//! The controller's HTTP API against the API-server double: recipients, verify,
-//! reencrypt, health, metrics, the body cap and the rate limit.
+//! The controller's HTTP API: recipients, verify, reencrypt, health, metrics, the body
+//! cap and the rate limit, with the controller running against the API-server double and
+//! against the real control plane.
 
 use crate::support::*;
+
+scenarios! {
+    both: [
+        recipients_health_and_metrics,
+        verify_says_whether_it_opens_without_plaintext,
+        reencrypt_moves_values_to_the_active_key_and_keeps_only_trusted_recipients,
+        reencrypt_adds_only_trusted_recipients_and_removes_any,
+        bodies_are_capped_and_calls_rate_limited,
+    ],
+}
 use seal_core::convert::{self, SealOptions};
 use seal_core::documents::{self, Format};
 
@@ -11,9 +22,8 @@ fn yaml(sealed: &seal_core::SealedSecret) -> String {
         .to_string()
 }
 
-#[tokio::test]
-async fn recipients_health_and_metrics() {
-    let h = Harness::start().await;
+async fn recipients_health_and_metrics(backend: Backend) {
+    let h = Harness::start(backend).await;
     let base = &h.controllers[0].http;
     let (status, body) = http(base, "GET", "/v1/recipients", b"").await;
     assert_eq!(status, 200);
@@ -44,12 +54,11 @@ async fn recipients_health_and_metrics() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn verify_says_whether_it_opens_without_plaintext() {
-    let h = Harness::start().await;
+async fn verify_says_whether_it_opens_without_plaintext(backend: Backend) {
+    let h = Harness::start(backend).await;
     let base = &h.controllers[0].http;
     let good = seal(
-        &plain("apps", "db", &[("password", "p4ss-value")]),
+        &plain(&h.ns("apps"), "db", &[("password", "p4ss-value")]),
         &h.recipients(),
         &SealOptions::default(),
     );
@@ -66,28 +75,29 @@ async fn verify_says_whether_it_opens_without_plaintext() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn reencrypt_moves_values_to_the_active_key_and_keeps_only_trusted_recipients() {
+async fn reencrypt_moves_values_to_the_active_key_and_keeps_only_trusted_recipients(
+    backend: Backend,
+) {
     let breakglass = age::x25519::Identity::generate();
     let stranger = age::x25519::Identity::generate();
     let mut settings = fast_settings("replica-a");
     settings.trusted_recipients = vec![breakglass.to_public().to_string()];
-    let h = Harness::start_with(settings).await;
+    let h = Harness::start_with(backend, settings).await;
     let base = h.controllers[0].http.clone();
     let mut to = h.recipients();
     to.insert(breakglass.to_public());
     to.insert(stranger.to_public());
     let old = seal(
-        &plain("apps", "db", &[("password", "keep-me")]),
+        &plain(&h.ns("apps"), "db", &[("password", "keep-me")]),
         &to,
         &SealOptions::default(),
     );
     let keys: kube::Api<k8s_openapi::api::core::v1::Secret> =
-        kube::Api::namespaced(h.client.clone(), CONTROLLER_NS);
-    unseal::keys::secrets::create_next(&keys, CONTROLLER_NS)
+        kube::Api::namespaced(h.client.clone(), &h.controller_ns());
+    unseal::keys::secrets::create_next(&keys, &h.controller_ns())
         .await
         .expect("rotated");
-    wait_for("rotation seen", || {
+    wait_for("rotation seen", async || {
         (h.ctx().keys.current().keys.len() == 2).then_some(())
     })
     .await;
@@ -111,24 +121,24 @@ async fn reencrypt_moves_values_to_the_active_key_and_keeps_only_trusted_recipie
     let opened = convert::open_sealed_secret(&resealed, &only_breakglass)
         .expect("the trusted break-glass key still opens");
     assert_eq!(opened.data["password"].expose(), b"keep-me");
-    let opened = convert::open_sealed_secret(&resealed, &h.key_ring()).expect("cluster opens");
+    let opened =
+        convert::open_sealed_secret(&resealed, &h.key_ring().await).expect("cluster opens");
     assert_eq!(opened.data["password"].expose(), b"keep-me");
     h.stop().await;
 }
 
-#[tokio::test]
-async fn reencrypt_adds_only_trusted_recipients_and_removes_any() {
+async fn reencrypt_adds_only_trusted_recipients_and_removes_any(backend: Backend) {
     let dr = age::x25519::Identity::generate();
     let stranger = age::x25519::Identity::generate().to_public().to_string();
     let mut settings = fast_settings("replica-a");
     settings.trusted_recipients = vec![dr.to_public().to_string()];
-    let h = Harness::start_with(settings).await;
+    let h = Harness::start_with(backend, settings).await;
     let base = h.controllers[0].http.clone();
     let breakglass = age::x25519::Identity::generate();
     let mut to = h.recipients();
     to.insert(breakglass.to_public());
     let old = yaml(&seal(
-        &plain("apps", "db", &[("password", "keep-me")]),
+        &plain(&h.ns("apps"), "db", &[("password", "keep-me")]),
         &to,
         &SealOptions::default(),
     ));
@@ -171,15 +181,14 @@ async fn reencrypt_adds_only_trusted_recipients_and_removes_any() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn bodies_are_capped_and_calls_rate_limited() {
-    let h = Harness::start().await;
+async fn bodies_are_capped_and_calls_rate_limited(backend: Backend) {
+    let h = Harness::start(backend).await;
     let base = &h.controllers[0].http;
     let huge = vec![b'a'; unseal::http::MAX_BODY + 1];
     let (status, _) = http(base, "POST", "/v1/verify", &huge).await;
     assert_eq!(status, 413);
     let body = yaml(&seal(
-        &plain("apps", "db", &[("k", "v")]),
+        &plain(&h.ns("apps"), "db", &[("k", "v")]),
         &h.recipients(),
         &SealOptions::default(),
     ));

@@ -1,7 +1,8 @@
-//! Leader election against the double: never two leaders at once. Each replica's client
+//! Leader election: never two leaders at once. On the double, each replica's client
 //! sends its identity as `User-Agent`, so the double's request log (arrival times taken
 //! on the same monotonic clock the replicas measure with) is an audit of who wrote what,
-//! and when.
+//! and when; the audits need that log, and its stalls and faults, so they run on the
+//! double only. What the Lease itself records runs on the real control plane as well.
 //!
 //! The audits compare arrival times. A candidate takes the Lease only after the lease
 //! duration has passed on its clock since it read the holder's last write, so its
@@ -9,13 +10,20 @@
 
 use std::time::Duration;
 
-use apiserver_double::{Fault, Request, ResourceKind, Stall};
+use apiserver_double::{Fault, Request, Stall};
 use seal_core::convert::SealOptions;
 use tokio::time::Instant;
 use unseal::clock::Clock;
 use unseal::context::Settings;
 
 use crate::support::*;
+
+scenarios! {
+    both: [
+        a_replica_whose_clock_runs_a_minute_fast_never_takes_a_live_lease,
+        the_lease_names_its_holder_with_times_from_its_clock_and_counts_transitions,
+    ],
+}
 
 /// A 3 s lease, a 1 s renew deadline, renewals every 100 ms: a leader that cannot renew
 /// stops at the latest 2 s after its last renewal, a peer starts 3 s after it at the
@@ -36,14 +44,8 @@ fn busy_settings(identity: &str) -> Settings {
     s
 }
 
-fn lease(h: &Harness) -> serde_json::Value {
-    h.double
-        .get(
-            &ResourceKind::new("coordination.k8s.io", "v1", "leases"),
-            CONTROLLER_NS,
-            "unseal-leader",
-        )
-        .expect("lease")
+async fn lease(h: &Harness) -> serde_json::Value {
+    h.lease().await.expect("lease")
 }
 
 /// Writes by `client` other than to the Lease (reconciling, keys, Events), answered or
@@ -95,8 +97,8 @@ fn keep_sealing(h: &Harness) -> tokio::task::JoinHandle<()> {
 /// Waits until `client` took the Lease (after `since`) and then sent `n` writes of work:
 /// time enough for any other replica that still thought it led to write as well.
 async fn wait_working_leader(h: &Harness, client: &str, since: Instant, n: usize) -> Instant {
-    wait_for(&format!("{client} takes the lease and works"), || {
-        let log = h.double.log();
+    wait_for(&format!("{client} takes the lease and works"), async || {
+        let log = h.double().log();
         let took = took_lease(&log, client, since)?;
         let work = work_of(&log, client)
             .into_iter()
@@ -109,21 +111,21 @@ async fn wait_working_leader(h: &Harness, client: &str, since: Instant, n: usize
 
 #[tokio::test]
 async fn a_leader_whose_lease_requests_hang_stops_writing_before_a_peer_takes_over() {
-    let mut h = Harness::start_with(busy_settings("replica-a")).await;
+    let mut h = Harness::start_with(Backend::Double, busy_settings("replica-a")).await;
     h.add_controller(busy_settings("replica-b")).await;
     let load = keep_sealing(&h);
-    wait_for("replica-a works and replica-b watches", || {
-        let log = h.double.log();
+    wait_for("replica-a works and replica-b watches", async || {
+        let log = h.double().log();
         (work_of(&log, "replica-a").len() >= 5 && has_read_lease(&log, "replica-b")).then_some(())
     })
     .await;
     // Every Lease request of the leader hangs from now on; its other requests still work.
     let stalled = Instant::now();
-    h.double
+    h.double()
         .stall(Stall::new("/leases").from_client("replica-a"));
     let took = wait_working_leader(&h, "replica-b", stalled, 10).await;
 
-    let log = h.double.log();
+    let log = h.double().log();
     let a_work = work_of(&log, "replica-a");
     let late: Vec<_> = a_work
         .iter()
@@ -137,13 +139,13 @@ async fn a_leader_whose_lease_requests_hang_stops_writing_before_a_peer_takes_ov
     assert!(last_a.is_some_and(|at| at < took));
     assert!(!h.controllers[0].ctx.is_leader());
     load.abort();
-    h.double.release_stalled();
+    h.double().release_stalled();
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_replica_whose_clock_runs_a_minute_fast_never_takes_a_live_lease() {
-    let mut h = Harness::start().await;
+/// Replica-b's reads and writes: the double's log, or on the real server its client's.
+async fn a_replica_whose_clock_runs_a_minute_fast_never_takes_a_live_lease(backend: Backend) {
+    let mut h = Harness::start(backend).await;
     let lease_duration = h.ctx().settings.lease_duration;
     let mut fast = fast_settings("replica-b");
     fast.clock = Clock::ahead(Duration::from_secs(60));
@@ -152,8 +154,8 @@ async fn a_replica_whose_clock_runs_a_minute_fast_never_takes_a_live_lease() {
     // read the Lease for three lease durations.
     wait_for(
         "replica-b reads the lease for three lease durations",
-        || {
-            let log = h.double.log();
+        async || {
+            let log = h.log();
             let reads: Vec<_> = log
                 .iter()
                 .filter(|r| r.client == "replica-b" && r.is_for("leases") && r.succeeded())
@@ -164,7 +166,7 @@ async fn a_replica_whose_clock_runs_a_minute_fast_never_takes_a_live_lease() {
         },
     )
     .await;
-    let log = h.double.log();
+    let log = h.log();
     let b_writes: Vec<_> = log
         .iter()
         .filter(|r| r.client == "replica-b" && r.is_write())
@@ -172,18 +174,18 @@ async fn a_replica_whose_clock_runs_a_minute_fast_never_takes_a_live_lease() {
     assert!(b_writes.is_empty(), "replica-b wrote: {b_writes:#?}");
     assert!(!h.controllers[1].ctx.is_leader());
     assert!(h.controllers[0].ctx.is_leader());
-    assert_eq!(lease(&h)["spec"]["holderIdentity"], "replica-a");
+    assert_eq!(lease(&h).await["spec"]["holderIdentity"], "replica-a");
     h.stop().await;
 }
 
 #[tokio::test]
 async fn a_crashed_leader_is_replaced_only_after_the_lease_duration_and_never_alongside() {
-    let mut h = Harness::start_with(busy_settings("replica-a")).await;
+    let mut h = Harness::start_with(Backend::Double, busy_settings("replica-a")).await;
     h.add_controller(busy_settings("replica-b")).await;
     let lease_duration = h.ctx().settings.lease_duration;
     let load = keep_sealing(&h);
-    wait_for("replica-a works and replica-b watches", || {
-        let log = h.double.log();
+    wait_for("replica-a works and replica-b watches", async || {
+        let log = h.double().log();
         (work_of(&log, "replica-a").len() >= 5 && has_read_lease(&log, "replica-b")).then_some(())
     })
     .await;
@@ -191,7 +193,7 @@ async fn a_crashed_leader_is_replaced_only_after_the_lease_duration_and_never_al
     h.controllers.remove(0).kill().await;
     let took = wait_working_leader(&h, "replica-b", crashed, 10).await;
 
-    let log = h.double.log();
+    let log = h.double().log();
     // One identity at a time: every write of replica-a arrived before any of replica-b.
     let writes = |client: &str| -> Vec<Instant> {
         log.iter()
@@ -217,17 +219,17 @@ async fn a_crashed_leader_is_replaced_only_after_the_lease_duration_and_never_al
         "replica-b took over {:?} after replica-a's last renewal",
         took - renewed
     );
-    assert_eq!(lease(&h)["spec"]["holderIdentity"], "replica-b");
+    assert_eq!(lease(&h).await["spec"]["holderIdentity"], "replica-b");
     load.abort();
     h.stop().await;
 }
 
 #[tokio::test]
 async fn failed_renewals_within_the_deadline_keep_the_term() {
-    let h = Harness::start().await;
+    let h = Harness::start(Backend::Double).await;
     // Which requests start a term: the controller's first list of SealedSecrets.
     let term_starts = || {
-        h.double
+        h.double()
             .log()
             .iter()
             .filter(|r| {
@@ -239,16 +241,16 @@ async fn failed_renewals_within_the_deadline_keep_the_term() {
             })
             .count()
     };
-    wait_for("the term's controller lists", || {
+    wait_for("the term's controller lists", async || {
         (term_starts() == 1).then_some(())
     })
     .await;
     // The next renewal meets a conflict, the one after a server error.
-    h.double.inject(Fault::new("PUT", "/leases/", 409, 1));
-    h.double.inject(Fault::new("PUT", "/leases/", 500, 1));
-    wait_for("a renewal succeeds after two failed", || {
+    h.double().inject(Fault::new("PUT", "/leases/", 409, 1));
+    h.double().inject(Fault::new("PUT", "/leases/", 500, 1));
+    wait_for("a renewal succeeds after two failed", async || {
         let renewals: Vec<_> = h
-            .double
+            .double()
             .log()
             .iter()
             .filter(|r| r.method == "PUT" && r.is_for("leases"))
@@ -265,10 +267,11 @@ async fn failed_renewals_within_the_deadline_keep_the_term() {
     h.stop().await;
 }
 
-#[tokio::test]
-async fn the_lease_names_its_holder_with_times_from_its_clock_and_counts_transitions() {
-    let mut h = Harness::start().await;
-    let record = lease(&h);
+async fn the_lease_names_its_holder_with_times_from_its_clock_and_counts_transitions(
+    backend: Backend,
+) {
+    let mut h = Harness::start(backend).await;
+    let record = lease(&h).await;
     let spec = &record["spec"];
     assert_eq!(spec["holderIdentity"], "replica-a");
     assert_eq!(spec["leaseDurationSeconds"], 2);
@@ -287,13 +290,13 @@ async fn the_lease_names_its_holder_with_times_from_its_clock_and_counts_transit
     let mut fast = fast_settings("replica-b");
     fast.clock = Clock::ahead(Duration::from_secs(60));
     h.add_controller(fast).await;
-    wait_for("replica-b reads the lease", || {
-        has_read_lease(&h.double.log(), "replica-b").then_some(())
+    wait_for("replica-b reads the lease", async || {
+        h.has_read_lease("replica-b").then_some(())
     })
     .await;
     h.controllers.remove(0).stop().await;
-    let taken = wait_for("replica-b takes the lease and renews it", || {
-        let record = lease(&h);
+    let taken = wait_for("replica-b takes the lease and renews it", async || {
+        let record = lease(&h).await;
         let spec = &record["spec"];
         (spec["holderIdentity"] == "replica-b"
             && time(&spec["renewTime"]) > time(&spec["acquireTime"]))

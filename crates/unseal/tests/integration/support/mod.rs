@@ -1,16 +1,35 @@
-//! Test harness: an API-server double on loopback, a real `kube::Client` talking HTTP to
-//! it, and the real controller (supervisor, leader election, key tasks, reconciler, HTTP
-//! API) running against it. The double stands in for kube-apiserver, which cannot run on
-//! the build machines; everything on the controller's side is the production code.
+//! Test harness: the real controller (supervisor, leader election, key tasks, reconciler,
+//! HTTP API) against one of two API servers, chosen per test by [`Backend`]:
+//!
+//! - [`Backend::Double`]: the home-made API-server double on loopback. Fast, and able to
+//!   inject faults, hold requests, log every request and be read and changed directly.
+//! - [`Backend::Real`]: the real control plane of `control_plane::get` (kube-apiserver,
+//!   kube-controller-manager and etcd of Kubernetes v1.37.2), shared by every test of this
+//!   binary. Each test gets namespaces of its own (see [`real`]), and its controllers run
+//!   as a ServiceAccount bound to what deploy/rbac.yaml grants, impersonated, so RBAC is
+//!   enforced as in a cluster.
+//!
+//! A scenario is an `async fn(Backend)` written once against [`Harness`]: its reads
+//! ([`Harness::secret`], [`Harness::sealed`], [`Harness::events`], …) go through the
+//! double's store on the double and through the API (as cluster-admin) on the real
+//! server, and its namespaces are logical names ([`Harness::ns`]). [`scenarios!`] makes
+//! the `double::NAME` and `real::NAME` tests of each.
 
 #![allow(dead_code)]
+
+pub mod real;
+pub mod request_log;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apiserver_double::{ApiServerDouble, ResourceKind};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ListParams, PostParams};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{DynamicObject, ListParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
 use kube::{Api, Client};
 use seal_core::convert::{self, SealOptions};
 use seal_core::{KeyRing, PlainSecret, Recipients, SealedSecret, SecretBytes};
@@ -19,17 +38,78 @@ use tokio::sync::watch;
 use unseal::context::{Context, Settings};
 use unseal::keys::secrets::KEY_SELECTOR;
 
-/// The controller's namespace in tests.
+pub use apiserver_double::Request;
+
+/// The controller's namespace on the double (on the real server each test has its own:
+/// [`Harness::controller_ns`]).
 pub const CONTROLLER_NS: &str = "seal-system";
 
-/// A controller running against a double.
-pub struct Harness {
+/// The namespaces a scenario may use, by their logical names. On the double they are
+/// these names; on the real server each test gets fresh ones ([`Harness::ns`]).
+pub const NAMESPACES: [&str; 4] = ["apps", "argocd", "attacker", "team-b"];
+
+/// Which API server a scenario runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
     /// The API-server double.
-    pub double: Arc<ApiServerDouble>,
-    /// A client for the test's own requests.
+    Double,
+    /// The real control plane.
+    Real,
+}
+
+/// Makes two tests of each scenario named in `both` (an `async fn(Backend)` of the
+/// module): `double::NAME` and `real::NAME`; and one, `real::NAME`, of each named in
+/// `real` (what only the real API server can show). A real test whose control plane
+/// cannot run (no Go, outside CI) passes without running, as the control-plane crate
+/// says on stderr; once every real test selected has finished, the binary says how many
+/// ran against the real control plane ([`real::Run`]).
+macro_rules! scenarios {
+    (both: [$($both:ident),* $(,)?] $(, real: [$($real:ident),* $(,)?])? $(,)?) => {
+        /// The scenarios against the API-server double.
+        mod double {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $both() {
+                    super::$both($crate::support::Backend::Double).await;
+                }
+            )*
+        }
+
+        /// The scenarios against the real control plane.
+        mod real {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $both() {
+                    $crate::support::real::run(super::$both).await;
+                }
+            )*
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $real() {
+                    $crate::support::real::run(super::$real).await;
+                }
+            )*)?
+        }
+    };
+}
+pub(crate) use scenarios;
+
+/// The API server a harness runs against.
+enum Server {
+    Double(Arc<ApiServerDouble>),
+    Real(real::TestCluster),
+}
+
+/// Controllers running against one backend, and what a test needs to drive and observe
+/// them.
+pub struct Harness {
+    server: Server,
+    /// A client for the test's own requests (cluster-admin on the real server).
     pub client: Client,
     /// Controllers started (usually one).
     pub controllers: Vec<Running>,
+    controller_ns: String,
+    namespaces: Vec<(&'static str, String)>,
 }
 
 /// One running controller.
@@ -57,7 +137,8 @@ impl Running {
     }
 }
 
-/// Short periods so that tests run fast.
+/// Short periods so that tests run fast. The harness sets the controller's namespace and
+/// the namespaces it watches.
 pub fn fast_settings(identity: &str) -> Settings {
     let mut s = Settings::new(CONTROLLER_NS, identity);
     s.key_check_every = Duration::from_millis(200);
@@ -86,29 +167,120 @@ pub fn client_as(double: &ApiServerDouble, agent: &str) -> Client {
     Client::try_from(config).expect("client")
 }
 
+/// The SealedSecret resource, for reading objects whole (status included).
+fn sealed_secret_resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk("seal.dev", "v1alpha1", "SealedSecret");
+    ApiResource::from_gvk_with_plural(&gvk, "sealedsecrets")
+}
+
+/// An object as JSON (what the double stores, what the API server answers).
+fn json_of(object: impl serde::Serialize) -> Value {
+    serde_json::to_value(object).expect("an object serializes")
+}
+
 impl Harness {
-    /// A double with one controller running.
-    pub async fn start() -> Self {
-        Self::start_with(fast_settings("replica-a")).await
+    /// One controller running against `backend`.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, fast_settings("replica-a")).await
     }
 
-    /// A double with one controller running with these settings.
-    pub async fn start_with(settings: Settings) -> Self {
-        let double = Arc::new(ApiServerDouble::start().await.expect("double starts"));
-        let client = client_for(&double);
-        let mut h = Self {
-            double,
-            client,
-            controllers: Vec::new(),
-        };
+    /// One controller running against `backend` with these settings.
+    pub async fn start_with(backend: Backend, settings: Settings) -> Self {
+        let mut h = Self::without_controller(backend).await;
         h.add_controller(settings).await;
         h.wait_ready(0).await;
         h
     }
 
-    /// Starts another controller replica against the same double.
-    pub async fn add_controller(&mut self, settings: Settings) {
-        let client = client_as(&self.double, &settings.identity);
+    /// The backend and the test's namespaces, and no controller yet (for a controller run
+    /// another way, e.g. the `unseal` binary).
+    pub async fn without_controller(backend: Backend) -> Self {
+        let (server, client, controller_ns, namespaces) = match backend {
+            Backend::Double => {
+                let double = Arc::new(ApiServerDouble::start().await.expect("double starts"));
+                let client = client_for(&double);
+                let namespaces = NAMESPACES.map(|n| (n, n.to_owned())).to_vec();
+                (
+                    Server::Double(double),
+                    client,
+                    CONTROLLER_NS.to_owned(),
+                    namespaces,
+                )
+            }
+            Backend::Real => {
+                let cluster = real::TestCluster::start(&NAMESPACES).await;
+                let client = cluster.admin.clone();
+                let controller_ns = cluster.controller_ns.clone();
+                let namespaces = cluster.namespaces.clone();
+                (Server::Real(cluster), client, controller_ns, namespaces)
+            }
+        };
+        Self {
+            server,
+            client,
+            controllers: Vec::new(),
+            controller_ns,
+            namespaces,
+        }
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self.server {
+            Server::Double(_) => Backend::Double,
+            Server::Real(_) => Backend::Real,
+        }
+    }
+
+    /// Whether this runs against the real control plane.
+    pub fn is_real(&self) -> bool {
+        self.backend() == Backend::Real
+    }
+
+    /// The double (for what only the double can do: faults, stalls, its store and log).
+    /// Panics on the real backend.
+    pub fn double(&self) -> &ApiServerDouble {
+        match &self.server {
+            Server::Double(double) => double,
+            Server::Real(_) => panic!("this test needs the API-server double"),
+        }
+    }
+
+    /// The real namespace of the logical namespace `name` (one of [`NAMESPACES`]).
+    pub fn ns(&self, name: &str) -> String {
+        self.namespaces
+            .iter()
+            .find(|(logical, _)| *logical == name)
+            .map(|(_, real)| real.clone())
+            .unwrap_or_else(|| panic!("{name} is not one of the test namespaces {NAMESPACES:?}"))
+    }
+
+    /// The controller's namespace (its keys, the recipients ConfigMap, the Lease).
+    pub fn controller_ns(&self) -> String {
+        self.controller_ns.clone()
+    }
+
+    /// The namespaces controllers watch: on the double all of them (an empty list), on
+    /// the real server this test's, so that the controllers of tests running at the same
+    /// time never see each other's objects.
+    pub fn watched_namespaces(&self) -> Vec<String> {
+        match self.server {
+            Server::Double(_) => Vec::new(),
+            Server::Real(_) => std::iter::once(self.controller_ns.clone())
+                .chain(self.namespaces.iter().map(|(_, real)| real.clone()))
+                .collect(),
+        }
+    }
+
+    /// Starts another controller replica, in the harness's controller namespace and
+    /// watching [`Self::watched_namespaces`].
+    pub async fn add_controller(&mut self, mut settings: Settings) {
+        settings.namespace = self.controller_ns.clone();
+        settings.watch_namespaces = self.watched_namespaces();
+        let client = match &self.server {
+            Server::Double(double) => client_as(double, &settings.identity),
+            Server::Real(cluster) => cluster.controller_client(&settings.identity).await,
+        };
         let ctx = Context::new(client, settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -124,10 +296,67 @@ impl Harness {
         });
     }
 
+    /// A client that acts as the controllers do, for a test's own requests: on the real
+    /// server it impersonates this test's controller ServiceAccount (RBAC applies), on the
+    /// double it is one more client.
+    pub async fn controller_client(&self) -> Client {
+        match &self.server {
+            Server::Double(double) => client_as(double, "controller"),
+            Server::Real(cluster) => cluster.client_as_controller().await,
+        }
+    }
+
+    /// Writes a kubeconfig for this backend into `dir` and returns its path: the test's
+    /// own user (cluster-admin on the real server), or, `as_controller`, the identity the
+    /// controllers of this test run as (on the real server the kubeconfig impersonates
+    /// this test's controller ServiceAccount, `as:`).
+    pub fn kubeconfig(&self, dir: &std::path::Path, as_controller: bool) -> std::path::PathBuf {
+        let path = dir.join(if as_controller {
+            "controller.kubeconfig"
+        } else {
+            "kubeconfig"
+        });
+        let text = match &self.server {
+            Server::Double(double) => double.kubeconfig("default"),
+            Server::Real(cluster) => cluster.kubeconfig(as_controller),
+        };
+        std::fs::write(&path, text).expect("kubeconfig written");
+        path
+    }
+
+    /// Another place for a controller's keys, empty, as a cluster restored from a backup
+    /// would be: on the double a fresh double, on the real server a fresh namespace.
+    pub async fn fresh_controller_namespace(&mut self, dir: &std::path::Path) -> Fresh {
+        match &mut self.server {
+            Server::Double(_) => {
+                let double = ApiServerDouble::start().await.expect("double starts");
+                let kubeconfig = dir.join("fresh.kubeconfig");
+                std::fs::write(&kubeconfig, double.kubeconfig("default")).expect("written");
+                Fresh {
+                    kubeconfig,
+                    client: client_for(&double),
+                    namespace: CONTROLLER_NS.to_owned(),
+                    _double: Some(double),
+                }
+            }
+            Server::Real(cluster) => {
+                let namespace = cluster.extra_namespace("seal-fresh").await;
+                let kubeconfig = dir.join("fresh.kubeconfig");
+                std::fs::write(&kubeconfig, cluster.kubeconfig(false)).expect("written");
+                Fresh {
+                    kubeconfig,
+                    client: self.client.clone(),
+                    namespace,
+                    _double: None,
+                }
+            }
+        }
+    }
+
     /// Waits until controller `i` is ready (keys loaded, caches synced when leading).
     pub async fn wait_ready(&self, i: usize) {
         let ctx = self.controllers[i].ctx.clone();
-        wait_for("controller ready", || {
+        wait_for("controller ready", async || {
             (ctx.is_ready() && ctx.is_leader()).then_some(())
         })
         .await;
@@ -147,19 +376,31 @@ impl Harness {
         r
     }
 
-    /// The identities in the key Secrets (read straight from the double).
-    pub fn key_ring(&self) -> KeyRing {
-        let secrets = self.double.with_store(|s| {
-            s.list(
-                &ResourceKind::secrets(),
-                Some(CONTROLLER_NS),
-                &apiserver_double_selector(KEY_SELECTOR),
-                &apiserver_double_selector(""),
-            )
-        });
+    /// The identities in the key Secrets, read from the store (the API on the real server).
+    pub async fn key_ring(&self) -> KeyRing {
+        let secrets: Vec<Secret> = match &self.server {
+            Server::Double(double) => double
+                .with_store(|s| {
+                    s.list(
+                        &ResourceKind::secrets(),
+                        Some(&self.controller_ns),
+                        &apiserver_double_selector(KEY_SELECTOR),
+                        &apiserver_double_selector(""),
+                    )
+                })
+                .into_iter()
+                .map(|s| serde_json::from_value(s).expect("secret"))
+                .collect(),
+            Server::Real(_) => {
+                Api::<Secret>::namespaced(self.client.clone(), &self.controller_ns)
+                    .list(&ListParams::default().labels(KEY_SELECTOR))
+                    .await
+                    .expect("list key Secrets")
+                    .items
+            }
+        };
         let mut ring = KeyRing::new();
-        for s in secrets {
-            let secret: Secret = serde_json::from_value(s).expect("secret");
+        for secret in secrets {
             ring.insert(
                 unseal::keys::secrets::decode(&secret)
                     .expect("key")
@@ -171,7 +412,7 @@ impl Harness {
 
     /// Number of key Secrets.
     pub async fn key_count(&self) -> usize {
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), CONTROLLER_NS);
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.controller_ns);
         api.list(&ListParams::default().labels(KEY_SELECTOR))
             .await
             .expect("list")
@@ -188,23 +429,125 @@ impl Harness {
             .expect("created")
     }
 
-    /// A Secret as stored in the double.
-    pub fn secret(&self, ns: &str, name: &str) -> Option<Value> {
-        self.double.get(&ResourceKind::secrets(), ns, name)
+    /// One object as stored: from the double's store, or from the API server.
+    async fn object<K>(&self, kind: ResourceKind, ns: &str, name: &str) -> Option<Value>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + serde::Serialize,
+    {
+        match &self.server {
+            Server::Double(double) => double.get(&kind, ns, name),
+            Server::Real(_) => Api::<K>::namespaced(self.client.clone(), ns)
+                .get_opt(name)
+                .await
+                .unwrap_or_else(|e| panic!("reading {ns}/{name}: {e}"))
+                .map(json_of),
+        }
     }
 
-    /// A SealedSecret as stored in the double.
-    pub fn sealed(&self, ns: &str, name: &str) -> Option<Value> {
-        self.double.get(
-            &ResourceKind::new("seal.dev", "v1alpha1", "sealedsecrets"),
-            ns,
-            name,
-        )
+    /// A Secret as stored.
+    pub async fn secret(&self, ns: &str, name: &str) -> Option<Value> {
+        self.object::<Secret>(ResourceKind::secrets(), ns, name)
+            .await
+    }
+
+    /// A ConfigMap as stored.
+    pub async fn config_map(&self, ns: &str, name: &str) -> Option<Value> {
+        self.object::<ConfigMap>(ResourceKind::config_maps(), ns, name)
+            .await
+    }
+
+    /// The leader Lease as stored.
+    pub async fn lease(&self) -> Option<Value> {
+        let kind = ResourceKind::new("coordination.k8s.io", "v1", "leases");
+        self.object::<Lease>(kind, &self.controller_ns, "unseal-leader")
+            .await
+    }
+
+    /// A SealedSecret as stored, status included.
+    pub async fn sealed(&self, ns: &str, name: &str) -> Option<Value> {
+        match &self.server {
+            Server::Double(double) => double.get(
+                &ResourceKind::new("seal.dev", "v1alpha1", "sealedsecrets"),
+                ns,
+                name,
+            ),
+            Server::Real(_) => Api::<DynamicObject>::namespaced_with(
+                self.client.clone(),
+                ns,
+                &sealed_secret_resource(),
+            )
+            .get_opt(name)
+            .await
+            .unwrap_or_else(|e| panic!("reading SealedSecret {ns}/{name}: {e}"))
+            .map(json_of),
+        }
+    }
+
+    /// The Events (`events.k8s.io/v1`) in a namespace.
+    pub async fn events(&self, ns: &str) -> Vec<Value> {
+        match &self.server {
+            Server::Double(double) => double.with_store(|s| {
+                s.list(
+                    &ResourceKind::new("events.k8s.io", "v1", "events"),
+                    Some(ns),
+                    &apiserver_double_selector(""),
+                    &apiserver_double_selector(""),
+                )
+            }),
+            Server::Real(_) => Api::<Event>::namespaced(self.client.clone(), ns)
+                .list(&ListParams::default())
+                .await
+                .unwrap_or_else(|e| panic!("listing Events in {ns}: {e}"))
+                .items
+                .into_iter()
+                .map(json_of)
+                .collect(),
+        }
+    }
+
+    /// The Warning Events with this reason in a namespace.
+    pub async fn warnings(&self, ns: &str, reason: &str) -> usize {
+        self.events(ns)
+            .await
+            .iter()
+            .filter(|e| e["type"] == "Warning" && e["reason"] == reason)
+            .count()
+    }
+
+    /// The controllers' requests in the order sent: on the double, every request it
+    /// received (the test's own too); on the real server, what the controllers' clients
+    /// sent and were answered ([`request_log`]).
+    pub fn log(&self) -> Vec<Request> {
+        match &self.server {
+            Server::Double(double) => double.log(),
+            Server::Real(cluster) => cluster.log.requests(),
+        }
+    }
+
+    /// Whether the replica `identity` has read the Lease (so it is a candidate that has
+    /// seen the holder).
+    pub fn has_read_lease(&self, identity: &str) -> bool {
+        self.log()
+            .iter()
+            .any(|r| r.client == identity && r.is_for("leases") && !r.is_write() && r.succeeded())
+    }
+
+    /// Successful writes so far, per resource plural, leaving out the plurals named: on
+    /// the double every write it stored, on the real server the controllers' writes.
+    pub fn writes_besides(&self, skip: &[&str]) -> std::collections::BTreeMap<String, usize> {
+        match &self.server {
+            Server::Double(double) => double.writes_besides(skip),
+            Server::Real(cluster) => cluster.log.writes_besides(skip),
+        }
     }
 
     /// The Synced condition's (status, reason) of a SealedSecret, once it has one.
-    pub fn condition(&self, ns: &str, name: &str) -> Option<(String, String)> {
-        let obj = self.sealed(ns, name)?;
+    pub async fn condition(&self, ns: &str, name: &str) -> Option<(String, String)> {
+        let obj = self.sealed(ns, name).await?;
         let c = obj["status"]["conditions"]
             .as_array()?
             .iter()
@@ -216,22 +559,64 @@ impl Harness {
         ))
     }
 
+    /// The Synced condition's message of a SealedSecret ("" when it has none).
+    pub async fn message(&self, ns: &str, name: &str) -> String {
+        self.sealed(ns, name)
+            .await
+            .and_then(|s| {
+                s["status"]["conditions"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["type"] == "Synced")?["message"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default()
+    }
+
     /// Waits until the SealedSecret's condition has this reason.
     pub async fn wait_reason(&self, ns: &str, name: &str, reason: &str) {
-        wait_for(&format!("{ns}/{name} reason {reason}"), || {
+        wait_for(&format!("{ns}/{name} reason {reason}"), async || {
             self.condition(ns, name)
+                .await
                 .filter(|(_, r)| r == reason)
                 .map(|_| ())
         })
         .await;
     }
 
-    /// Stops every controller.
+    /// Waits until the SealedSecret's status describes its current generation.
+    pub async fn wait_observed(&self, ns: &str, name: &str) {
+        wait_for(&format!("{ns}/{name} observed"), async || {
+            let obj = self.sealed(ns, name).await?;
+            let generation = obj["metadata"]["generation"].as_i64()?;
+            (obj["status"]["observedGeneration"].as_i64() == Some(generation)).then_some(())
+        })
+        .await;
+    }
+
+    /// Stops every controller; on the real server, then deletes this test's namespaces
+    /// and its ClusterRoleBinding (best effort: a failing test leaves them, for a look
+    /// with `SEAL_CONTROL_PLANE_KEEP=1`, and they go with the control plane).
     pub async fn stop(self) {
         for c in self.controllers {
             c.stop().await;
         }
+        if let Server::Real(cluster) = self.server {
+            cluster.clean_up().await;
+        }
     }
+}
+
+/// An empty controller namespace elsewhere ([`Harness::fresh_controller_namespace`]).
+pub struct Fresh {
+    /// A kubeconfig file for it (the test's own user).
+    pub kubeconfig: std::path::PathBuf,
+    /// A client for it.
+    pub client: Client,
+    /// The controller namespace.
+    pub namespace: String,
+    _double: Option<ApiServerDouble>,
 }
 
 /// A selector as the double parses it.
@@ -239,18 +624,62 @@ pub fn apiserver_double_selector(text: &str) -> apiserver_double::LabelSelector 
     apiserver_double::LabelSelector::parse(text).expect("selector")
 }
 
-/// Polls `check` every 20 ms until it yields, or panics after 60 s naming `what`. The
-/// bound only matters when something is broken; it is generous so that a machine whose
-/// cores are busy with other work does not fail a test that is merely slow.
-pub async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// How long [`wait_for`] waits at most: it only matters when something is broken, and is
+/// generous so that a machine whose cores are busy with other work does not fail a test
+/// that is merely slow.
+pub const WAIT_AT_MOST: Duration = Duration::from_secs(60);
+
+/// Checks `check` every 20 ms until it yields, or panics after [`WAIT_AT_MOST`] naming
+/// `what`.
+pub async fn wait_for<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    wait_within(what, WAIT_AT_MOST, check).await
+}
+
+/// How long the garbage collector may take to delete what a deleted object owned, as a
+/// bound for waits: on the real server it is asynchronous (within a second or two once it
+/// knows the kind; a kind created after kube-controller-manager started is noticed at its
+/// next discovery, up to 30 s later).
+pub const GC_WITHIN: Duration = Duration::from_secs(120);
+
+/// [`wait_for`] with another bound.
+pub async fn wait_within<T>(
+    what: &str,
+    bound: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + bound;
     loop {
-        if let Some(v) = check() {
+        if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {bound:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Creates a ConfigMap to stand for another controller's object, and returns an
+/// ownerReference to it (with `controller` set as asked). The owner must exist: on the
+/// real server the garbage collector deletes a dependent whose owners are all gone.
+pub async fn other_owner(h: &Harness, ns: &str, name: &str, controller: bool) -> Value {
+    let made = Api::<ConfigMap>::namespaced(h.client.clone(), ns)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+                .expect("config map"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("creating ConfigMap {ns}/{name}: {e}"));
+    let mut reference = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "name": name,
+        "uid": made.metadata.uid.expect("uid"),
+    });
+    if controller {
+        reference["controller"] = Value::Bool(true);
+    }
+    reference
 }
 
 /// A plaintext Secret.
