@@ -35,7 +35,12 @@ pub fn check_object_name(name: &str) -> Result<(), NameProblem> {
     if name.len() > 253 {
         return Err("a name must be at most 253 characters");
     }
-    if !name.split('.').all(|label| dns_label_shape(label).is_ok()) {
+    // Kubernetes' IsDNS1123Subdomain: labels of the label shape, but no per-label length
+    // limit (a 253-character single-label Secret name is accepted by the API server).
+    if !name
+        .split('.')
+        .all(|label| dns_label_shape(label, usize::MAX).is_ok())
+    {
         return Err(
             "a name must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
         );
@@ -47,7 +52,11 @@ pub fn check_object_name(name: &str) -> Result<(), NameProblem> {
 /// least two labels, not an IP address.
 pub fn check_hostname(host: &str) -> Result<(), NameProblem> {
     let problem = "expected a DNS name such as argocd.example.com (lowercase, no scheme, no port)";
-    if check_object_name(host).is_err() || !host.contains('.') {
+    // DNS itself limits each label to 63 characters (object names do not).
+    if check_object_name(host).is_err()
+        || !host.contains('.')
+        || host.split('.').any(|label| label.len() > 63)
+    {
         return Err(problem);
     }
     if host
@@ -67,12 +76,12 @@ pub fn check_namespace(namespace: &str) -> Result<(), NameProblem> {
     if namespace.len() > 63 {
         return Err("a namespace must be at most 63 characters");
     }
-    dns_label_shape(namespace).map_err(|_| {
+    dns_label_shape(namespace, 63).map_err(|_| {
         "a namespace must be lowercase letters, digits and '-', starting and ending with a letter or digit"
     })
 }
 
-fn dns_label_shape(label: &str) -> Result<(), ()> {
+fn dns_label_shape(label: &str, max: usize) -> Result<(), ()> {
     let bytes = label.as_bytes();
     let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
         return Err(());
@@ -81,18 +90,49 @@ fn dns_label_shape(label: &str) -> Result<(), ()> {
         .iter()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
     let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if inner_ok && edge(first) && edge(last) && bytes.len() <= 63 {
+    if inner_ok && edge(first) && edge(last) && bytes.len() <= max {
         Ok(())
     } else {
         Err(())
     }
 }
 
-/// Shows a user-given name in an error message: quoted, cut to 64 characters.
+/// Whether a text holds an age private key (`AGE-SECRET-KEY-…`, in any case): such a text
+/// is never shown, not even cut short.
+pub fn looks_like_an_identity(text: &str) -> bool {
+    text.to_ascii_uppercase().contains("AGE-SECRET-KEY-")
+}
+
+/// `text` with every age private key in it replaced by `AGE-SECRET-KEY-…`, for messages
+/// that quote input (a parser's message naming an unknown field, say).
+pub fn without_identities(text: &str) -> String {
+    const PREFIX: &str = "AGE-SECRET-KEY-";
+    let upper = text.to_ascii_uppercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(found) = upper[rest..].find(PREFIX) {
+        let start = rest + found;
+        out.push_str(&text[rest..start]);
+        out.push_str("AGE-SECRET-KEY-…");
+        let tail = &text[start + PREFIX.len()..];
+        let key_len = tail
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tail.len());
+        rest = start + PREFIX.len() + key_len;
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
+/// Shows a user-given name in an error message: quoted, cut to 64 characters; never a
+/// text that holds an age private key.
 ///
 /// Names and keys are not secret, but a mangled manifest can put anything where a name
 /// belongs, so what is shown is bounded.
 pub fn shown(name: &str) -> String {
+    if looks_like_an_identity(name) {
+        return "(a value that holds an age private key; not shown)".to_owned();
+    }
     let cut: String = name.chars().take(64).collect();
     if cut.len() < name.len() {
         format!("{cut:?}…")
@@ -104,6 +144,25 @@ pub fn shown(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identities_are_never_shown() {
+        let text = "Secret AGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
+        assert!(!shown(text).contains("QPZRY"));
+        assert!(!shown(&text.to_lowercase()).contains("qpzry"));
+        assert_eq!(
+            without_identities("unknown field `age-secret-key-1abc`, expected path"),
+            "unknown field `AGE-SECRET-KEY-…`, expected path"
+        );
+        assert_eq!(without_identities("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn long_single_label_names_are_objects_but_not_namespaces() {
+        assert_eq!(check_object_name(&"a".repeat(253)), Ok(()));
+        assert!(check_object_name(&"a".repeat(254)).is_err());
+        assert!(check_namespace(&"a".repeat(64)).is_err());
+    }
 
     #[test]
     fn keys_follow_kubernetes() {
@@ -130,7 +189,7 @@ mod tests {
         for ok in ["regcred", "a.b-c", "x1", &"a".repeat(63)] {
             assert_eq!(check_object_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "Reg", "-a", "a-", "a..b", "a b", "a_b", &"a".repeat(64)] {
+        for bad in ["", "Reg", "-a", "a-", "a..b", "a b", "a_b", &"a".repeat(254)] {
             assert!(check_object_name(bad).is_err(), "{bad:?}");
         }
     }

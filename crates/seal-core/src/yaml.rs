@@ -70,6 +70,8 @@ pub fn from_config_str<T: DeserializeOwned>(text: &str) -> Result<T, SchemaError
             Some((place, rest)) if place.starts_with("line ") => rest.to_owned(),
             _ => first,
         };
+        // Even a configuration file can hold a private key pasted in the wrong place.
+        let message = crate::names::without_identities(&message);
         SchemaError { line, message }
     })
 }
