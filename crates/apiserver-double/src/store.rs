@@ -193,6 +193,34 @@ impl Store {
         self.rv.to_string()
     }
 
+    /// The key a create of `body` makes: 422 without a name, 409 when `unique` and the
+    /// name is taken.
+    fn key_to_create(
+        &self,
+        kind: &ResourceKind,
+        namespace: &str,
+        body: &Value,
+        unique: bool,
+    ) -> Result<ObjectKey, ApiError> {
+        let name = body["metadata"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::new(422, "Invalid", "metadata.name: Required value"))?;
+        let key = ObjectKey {
+            kind: kind.clone(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        if unique && self.objects.contains_key(&key) {
+            return Err(ApiError::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", kind.plural),
+            ));
+        }
+        Ok(key)
+    }
+
     /// Creates an object; 409 when the name is taken.
     pub fn create(
         &mut self,
@@ -200,23 +228,7 @@ impl Store {
         namespace: &str,
         mut body: Value,
     ) -> Result<Value, ApiError> {
-        let name = body["metadata"]["name"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| ApiError::new(422, "Invalid", "metadata.name: Required value"))?
-            .to_owned();
-        let key = ObjectKey {
-            kind: kind.clone(),
-            namespace: namespace.to_owned(),
-            name: name.clone(),
-        };
-        if self.objects.contains_key(&key) {
-            return Err(ApiError::new(
-                409,
-                "AlreadyExists",
-                format!("{} \"{name}\" already exists", kind.plural),
-            ));
-        }
+        let key = self.key_to_create(kind, namespace, &body, true)?;
         normalize(kind, namespace, &mut body);
         admission::admit(kind, &mut body)?;
         self.uids += 1;
@@ -257,23 +269,7 @@ impl Store {
                 .to_owned();
             body["metadata"]["name"] = json!(format!("{prefix}dryrun"));
         }
-        let name = body["metadata"]["name"]
-            .as_str()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| ApiError::new(422, "Invalid", "metadata.name: Required value"))?
-            .to_owned();
-        let key = ObjectKey {
-            kind: kind.clone(),
-            namespace: namespace.to_owned(),
-            name: name.clone(),
-        };
-        if !generated && self.objects.contains_key(&key) {
-            return Err(ApiError::new(
-                409,
-                "AlreadyExists",
-                format!("{} \"{name}\" already exists", kind.plural),
-            ));
-        }
+        self.key_to_create(kind, namespace, &body, !generated)?;
         normalize(kind, namespace, &mut body);
         admission::admit(kind, &mut body)?;
         Ok(body)

@@ -54,51 +54,35 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
             Vec::new()
         }
     };
-    let held: Vec<registry::KnownKey> = set
-        .keys
-        .iter()
-        .map(|k| registry::KnownKey {
-            name: k.name.clone(),
-            recipient: k.recipient.clone(),
-            created: k.created.to_string(),
-        })
-        .collect();
+    let held: Vec<registry::KnownKey> = set.keys.iter().map(registry::KnownKey::from).collect();
     let missing: Vec<&registry::KnownKey> = registry::missing(&known, &held);
-    for key in &set.keys {
-        let used = usage.as_ref().map_or("?".to_owned(), |items| {
+    let used_by = |recipient: &str| {
+        usage.as_ref().map_or("?".to_owned(), |items| {
             items
                 .iter()
-                .filter(|s| s.spec.recipients.contains(&key.recipient))
+                .filter(|s| s.spec.recipients.iter().any(|r| r == recipient))
                 .count()
                 .to_string()
-        });
-        let active = if Some(&key.name) == active_name.as_ref() {
+        })
+    };
+    let row = |name: &str, recipient: &str, created: &str, state: &str| {
+        println!(
+            "{name:<28} {recipient:<64} {created:<22} {state:<7} {}",
+            used_by(recipient)
+        );
+    };
+    for key in &set.keys {
+        let state = if Some(&key.name) == active_name.as_ref() {
             "yes"
         } else if key.open_only {
             "open"
         } else {
             "no"
         };
-        println!(
-            "{:<28} {:<64} {:<22} {:<7} {used}",
-            key.name,
-            key.recipient,
-            key.created.to_string(),
-            active
-        );
+        row(&key.name, &key.recipient, &key.created.to_string(), state);
     }
     for key in &missing {
-        let used = usage.as_ref().map_or("?".to_owned(), |items| {
-            items
-                .iter()
-                .filter(|s| s.spec.recipients.contains(&key.recipient))
-                .count()
-                .to_string()
-        });
-        println!(
-            "{:<28} {:<64} {:<22} {:<7} {used}",
-            key.name, key.recipient, key.created, "MISSING"
-        );
+        row(&key.name, &key.recipient, &key.created, "MISSING");
     }
     if !missing.is_empty() {
         eprintln!(

@@ -96,15 +96,7 @@ impl KeyManager {
             .and_then(|d| d.get(registry::KNOWN_KEYS))
             .map(|t| registry::parse(t))
             .unwrap_or_default();
-        let held: Vec<KnownKey> = set
-            .keys
-            .iter()
-            .map(|k| KnownKey {
-                name: k.name.clone(),
-                recipient: k.recipient.clone(),
-                created: k.created.to_string(),
-            })
-            .collect();
+        let held: Vec<KnownKey> = set.keys.iter().map(KnownKey::from).collect();
         let known = registry::merge(&known, &held);
         let missing: Vec<KnownKey> = registry::missing(&known, &held)
             .into_iter()

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use super::store::KeyInfo;
+
 /// The ConfigMap data key holding the registry.
 pub const KNOWN_KEYS: &str = "known-keys";
 
@@ -22,6 +24,16 @@ pub struct KnownKey {
     pub recipient: String,
     /// When it was made (RFC 3339), as recorded.
     pub created: String,
+}
+
+impl From<&KeyInfo> for KnownKey {
+    fn from(key: &KeyInfo) -> Self {
+        Self {
+            name: key.name.clone(),
+            recipient: key.recipient.clone(),
+            created: key.created.to_string(),
+        }
+    }
 }
 
 /// Reads the registry text: one `NAME RECIPIENT CREATED` line per key, `#` comments.

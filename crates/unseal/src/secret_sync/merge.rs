@@ -16,8 +16,8 @@ use seal_core::{PlainSecret, SealedSecret};
 use super::owned::names_sealed_secret;
 use super::write_wars::WriteWars;
 use super::{
-    FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, MAX_SECRET_DATA, MERGE_KEYS_ANNOTATION,
-    MERGED_LABEL, SyncProblem, Written, data_of, write_params,
+    MANAGED_LABEL, MANAGED_VALUE, MAX_SECRET_DATA, MERGE_KEYS_ANNOTATION, MERGED_LABEL,
+    SyncProblem, Written, conflict, data_of, write_params,
 };
 use crate::wiped::Wiped;
 
@@ -84,26 +84,6 @@ fn release(secret: &mut Secret, sealed_name: &str) -> bool {
     changed
 }
 
-/// The field manager other than this controller that last set `data.<key>`, if the API
-/// server's `managedFields` say.
-fn other_manager(secret: &Secret, key: &str) -> Option<String> {
-    let field = format!("f:{key}");
-    secret
-        .metadata
-        .managed_fields
-        .as_ref()?
-        .iter()
-        .filter(|m| m.manager.as_deref() != Some(FIELD_MANAGER))
-        .find(|m| {
-            m.fields_v1
-                .as_ref()
-                .and_then(|f| f.0.get("f:data"))
-                .and_then(|d| d.get(&field))
-                .is_some()
-        })
-        .and_then(|m| m.manager.clone())
-}
-
 /// `Merge` mode: write only the sealed keys into the existing Secret, and the
 /// [`MERGED_LABEL`] its watch selects on. A missing Secret is reported, never created; a
 /// Secret that has not opted in to these keys is left untouched (but released, if this
@@ -145,15 +125,7 @@ pub async fn sync_merge(
     let rewritten: Vec<&String> = changed.iter().filter(|k| data.contains_key(*k)).collect();
     let generation = sealed.metadata.generation.unwrap_or_default();
     if let Some((key, times)) = wars.would_exceed(&target, generation, &rewritten) {
-        return Err(SyncProblem::Conflict {
-            other: other_manager(&existing, key).map_or_else(
-                || "another writer".to_owned(),
-                |m| format!("field manager {m}"),
-            ),
-            key: key.clone(),
-            times,
-            window_minutes: wars.window().as_secs() / 60,
-        });
+        return Err(conflict(&existing, Some(key), times, wars));
     }
     // The values replaced are wiped, not merely dropped.
     for (key, value) in wanted.iter() {
@@ -176,9 +148,7 @@ pub async fn sync_merge(
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-        FieldsV1, ManagedFieldsEntry, OwnerReference,
-    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use seal_core::SecretBytes;
 
     use super::*;
@@ -247,31 +217,5 @@ mod tests {
         assert_eq!(s.owner_references(), &[theirs]);
         assert!(!s.labels().contains_key(MANAGED_LABEL));
         assert!(!release(&mut s, "argocd-secret"));
-    }
-
-    #[test]
-    fn the_other_field_manager_is_read_from_managed_fields() {
-        let mut s = target(None);
-        s.metadata.managed_fields = Some(vec![
-            ManagedFieldsEntry {
-                manager: Some(FIELD_MANAGER.into()),
-                fields_v1: Some(FieldsV1(
-                    serde_json::json!({"f:data": {"f:webhook.github.secret": {}}}),
-                )),
-                ..Default::default()
-            },
-            ManagedFieldsEntry {
-                manager: Some("argocd-controller".into()),
-                fields_v1: Some(FieldsV1(
-                    serde_json::json!({"f:data": {"f:webhook.github.secret": {}}}),
-                )),
-                ..Default::default()
-            },
-        ]);
-        assert_eq!(
-            other_manager(&s, "webhook.github.secret").as_deref(),
-            Some("argocd-controller")
-        );
-        assert_eq!(other_manager(&s, "admin.password"), None);
     }
 }

@@ -10,6 +10,7 @@ pub mod write_wars;
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::PostParams;
 use seal_core::PlainSecret;
 
@@ -17,6 +18,7 @@ pub use merge::sync_merge;
 pub use owned::sync_owned;
 
 use crate::wiped::Wiped;
+use write_wars::WriteWars;
 
 /// The label on every Secret the controller owns; its watch selects on it.
 pub const MANAGED_LABEL: &str = "seal.dev/managed-by";
@@ -177,10 +179,81 @@ fn data_of(plain: &PlainSecret) -> Wiped<BTreeMap<String, ByteString>> {
     )
 }
 
+/// The field manager other than this controller that last set `data.<key>` (any data
+/// field when `key` is `None`), if the API server's `managedFields` say.
+fn other_manager(secret: &Secret, key: Option<&str>) -> Option<String> {
+    let field = key.map(|k| format!("f:{k}"));
+    secret
+        .metadata
+        .managed_fields
+        .as_ref()?
+        .iter()
+        .filter(|m| m.manager.as_deref() != Some(FIELD_MANAGER))
+        .find(|m| {
+            let data = m.fields_v1.as_ref().and_then(|f| f.0.get("f:data"));
+            match &field {
+                Some(field) => data.and_then(|d| d.get(field)).is_some(),
+                None => data.is_some(),
+            }
+        })
+        .and_then(|m| m.manager.clone())
+}
+
+/// The `Conflict` to report after `times` rounds of a write war over `key` of `secret`
+/// (its whole data when `None`), naming the other side when the API server tells.
+fn conflict(secret: &Secret, key: Option<&str>, times: usize, wars: &WriteWars) -> SyncProblem {
+    SyncProblem::Conflict {
+        key: key.unwrap_or("data").to_owned(),
+        times,
+        window_minutes: wars.window().as_secs() / 60,
+        other: other_manager(secret, key).map_or_else(
+            || "another writer".to_owned(),
+            |m| format!("field manager {m}"),
+        ),
+    }
+}
+
 /// Parameters of every write: as [`FIELD_MANAGER`].
 fn write_params() -> PostParams {
     PostParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
+
+    use super::*;
+
+    #[test]
+    fn the_other_field_manager_is_read_from_managed_fields() {
+        let mut s = Secret::default();
+        s.metadata.managed_fields = Some(vec![
+            ManagedFieldsEntry {
+                manager: Some(FIELD_MANAGER.into()),
+                fields_v1: Some(FieldsV1(
+                    serde_json::json!({"f:data": {"f:webhook.github.secret": {}}}),
+                )),
+                ..Default::default()
+            },
+            ManagedFieldsEntry {
+                manager: Some("argocd-controller".into()),
+                fields_v1: Some(FieldsV1(
+                    serde_json::json!({"f:data": {"f:webhook.github.secret": {}}}),
+                )),
+                ..Default::default()
+            },
+        ]);
+        assert_eq!(
+            other_manager(&s, Some("webhook.github.secret")).as_deref(),
+            Some("argocd-controller")
+        );
+        assert_eq!(other_manager(&s, Some("admin.password")), None);
+        assert_eq!(
+            other_manager(&s, None).as_deref(),
+            Some("argocd-controller")
+        );
     }
 }

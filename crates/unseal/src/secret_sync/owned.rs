@@ -15,8 +15,8 @@ use seal_core::{PlainSecret, SealedSecret};
 
 use super::write_wars::WriteWars;
 use super::{
-    ADOPT_ANNOTATION, FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, SyncProblem, Written, data_of,
-    write_params,
+    ADOPT_ANNOTATION, FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, SyncProblem, Written, conflict,
+    data_of, write_params,
 };
 use crate::wiped::Wiped;
 
@@ -155,12 +155,7 @@ pub async fn sync_owned(
     let round = OWNED_ROUND.to_owned();
     let in_a_war = || {
         wars.would_exceed(&target, generation, &[&round])
-            .map(|(_, times)| SyncProblem::Conflict {
-                key: "data".to_owned(),
-                times,
-                window_minutes: wars.window().as_secs() / 60,
-                other: "another writer".to_owned(),
-            })
+            .map(|(_, times)| conflict(&existing, None, times, wars))
     };
     let frozen = existing.immutable == Some(true)
         && (existing.data.as_ref() != Some(&*data) || template.immutable != Some(true));
