@@ -13,12 +13,15 @@ use apiserver_double::{ApiServerDouble, LabelSelector, ResourceKind};
 use seal_core::convert::{self, SealOptions};
 use seal_core::{PlainSecret, Recipients, SecretBytes};
 
-const NS: &str = "seal-system";
+/// The controller's namespace.
+pub(crate) const NS: &str = "seal-system";
 
-struct Proc(u32);
+/// A process measured from /proc.
+pub(crate) struct Proc(pub(crate) u32);
 
 impl Proc {
-    fn status(&self, field: &str) -> u64 {
+    /// A `/proc/PID/status` field in KiB (`VmRSS:`, `VmHWM:`).
+    pub(crate) fn status(&self, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.0))
             .ok()
             .and_then(|s| {
@@ -30,7 +33,7 @@ impl Proc {
     }
 
     /// User + system CPU seconds.
-    fn cpu(&self) -> f64 {
+    pub(crate) fn cpu(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0)).unwrap_or_default();
         let fields: Vec<&str> = stat
             .rsplit_once(')')
@@ -44,26 +47,61 @@ impl Proc {
     }
 }
 
-fn mib(kib: u64) -> f64 {
+/// KiB as MiB.
+pub(crate) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Runs the double, starts the controller child, measures.
-pub async fn parent(n: usize) -> anyhow::Result<()> {
-    let double = ApiServerDouble::start().await?;
-    let dir = tempfile::tempdir()?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, double.kubeconfig("default"))?;
+/// `n` SealedSecrets of 5 keys each, sealed to `recipient`, spread over `namespaces` in
+/// turn (as JSON, in that order).
+pub(crate) fn sealed_objects(
+    n: usize,
+    recipient: &str,
+    namespaces: &[String],
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut to = Recipients::new();
+    to.add_arg("bench", recipient)?;
+    let mut objects = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut p = PlainSecret {
+            name: format!("s{i:05}"),
+            namespace: Some(namespaces[i % namespaces.len()].clone()),
+            ..Default::default()
+        };
+        for k in 0..5 {
+            p.data.insert(
+                format!("key{k}"),
+                SecretBytes::copy_from(format!("value-{i}-{k}-0123456789abcdef").as_bytes()),
+            );
+        }
+        objects.push(serde_json::to_value(convert::seal_secret(
+            &p,
+            &to,
+            &SealOptions::default(),
+        )?)?);
+    }
+    Ok(objects)
+}
+
+/// The release `unseal` binary beside this one.
+pub(crate) fn unseal_binary() -> anyhow::Result<std::path::PathBuf> {
     let unseal = std::env::current_exe()?.with_file_name("unseal");
     anyhow::ensure!(
         unseal.exists(),
         "{} missing: run scripts/bench (it builds unseal in release)",
         unseal.display()
     );
-    let mut child = std::process::Command::new(&unseal)
+    Ok(unseal)
+}
+
+/// Starts `unseal run` with this kubeconfig, as the benchmark runs it.
+pub(crate) fn spawn_controller(
+    kubeconfig: &std::path::Path,
+) -> anyhow::Result<std::process::Child> {
+    Ok(std::process::Command::new(unseal_binary()?)
         .arg("run")
         .arg("--kubeconfig")
-        .arg(&kubeconfig)
+        .arg(kubeconfig)
         .args([
             "--controller-namespace",
             NS,
@@ -77,7 +115,16 @@ pub async fn parent(n: usize) -> anyhow::Result<()> {
             "1h",
         ])
         .env("UNSEAL_LOG", "warn")
-        .spawn()?;
+        .spawn()?)
+}
+
+/// Runs the double, starts the controller child, measures.
+pub async fn parent(n: usize) -> anyhow::Result<Figures> {
+    let double = ApiServerDouble::start().await?;
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, double.kubeconfig("default"))?;
+    let mut child = spawn_controller(&kubeconfig)?;
     let proc = Proc(child.id());
     let secrets = ResourceKind::secrets();
     let everything = LabelSelector::parse("").map_err(anyhow::Error::msg)?;
@@ -93,33 +140,14 @@ pub async fn parent(n: usize) -> anyhow::Result<()> {
     let keys = double.with_store(|s| s.list(&secrets, Some(NS), &key_selector, &everything).len());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_empty = proc.status("VmRSS:");
-    let mut to = Recipients::new();
-    to.add_arg("bench", &recipient)?;
     let sealed_kind = ResourceKind::new("seal.dev", "v1alpha1", "sealedsecrets");
-    let mut objects = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut p = PlainSecret {
-            name: format!("s{i:05}"),
-            namespace: Some(format!("team-{}", i % 10)),
-            ..Default::default()
-        };
-        for k in 0..5 {
-            p.data.insert(
-                format!("key{k}"),
-                SecretBytes::copy_from(format!("value-{i}-{k}-0123456789abcdef").as_bytes()),
-            );
-        }
-        objects.push(serde_json::to_value(convert::seal_secret(
-            &p,
-            &to,
-            &SealOptions::default(),
-        )?)?);
-    }
+    let teams: Vec<String> = (0..10).map(|t| format!("team-{t}")).collect();
+    let objects = sealed_objects(n, &recipient, &teams)?;
     let cpu_before = proc.cpu();
     let started = Instant::now();
     double.with_store(|s| {
         for (i, obj) in objects.into_iter().enumerate() {
-            let _ = s.create(&sealed_kind, &format!("team-{}", i % 10), obj);
+            let _ = s.create(&sealed_kind, &teams[i % teams.len()], obj);
         }
     });
     // Count Secret writes (cheap) rather than listing 10,000 objects every few ms, which
@@ -159,37 +187,82 @@ pub async fn parent(n: usize) -> anyhow::Result<()> {
     let idle_settled = proc.status("VmRSS:");
     let _ = child.kill();
     let _ = child.wait();
-    let rate = n as f64 / elapsed.as_secs_f64();
-    println!(
-        "\n== controller: {n} SealedSecrets x 5 keys, {keys} key, against the API-server double on loopback (sharing the cores) =="
-    );
-    println!(
-        "  initial sync:        {:.2} s, {rate:.0} objects/s = {:.2}x the 500/s target",
-        elapsed.as_secs_f64(),
-        rate / 500.0
-    );
-    println!(
-        "  CPU per reconcile:   {:.3} ms (incl. status write; {:.2} CPU-s total)",
-        cpu * 1000.0 / n as f64,
-        cpu
-    );
-    println!("  RSS idle, empty:     {:.1} MiB", mib(idle_empty));
-    println!(
-        "  RSS idle, synced:    {:.1} MiB 8 s after the sync (target <= 32 MiB)",
-        mib(idle_synced)
-    );
-    println!("  RSS idle, 20 s on:   {:.1} MiB", mib(idle_settled));
-    println!(
-        "  RSS peak:            {:.1} MiB (target <= 64 MiB)",
-        mib(peak)
-    );
-    println!(
-        "  writes in 5 s steady state: {}",
-        if writes_after == writes_before {
+    let figures = Figures {
+        n,
+        keys,
+        sync: elapsed,
+        cpu,
+        idle_empty,
+        idle_synced,
+        idle_settled,
+        peak,
+        steady_writes: if writes_after == writes_before {
             "0".to_owned()
         } else {
             format!("{writes_before:?} -> {writes_after:?}")
-        }
-    );
-    Ok(())
+        },
+    };
+    figures.print("against the API-server double on loopback (sharing the cores)");
+    Ok(figures)
+}
+
+/// What one controller run measured.
+pub(crate) struct Figures {
+    /// SealedSecrets synced.
+    pub n: usize,
+    /// Key Secrets the controller held.
+    pub keys: usize,
+    /// From the first SealedSecret written to the last Secret made.
+    pub sync: Duration,
+    /// The controller's CPU seconds over the sync and its status writes.
+    pub cpu: f64,
+    /// RSS (KiB) with no SealedSecrets.
+    pub idle_empty: u64,
+    /// RSS (KiB) 8 s after the sync.
+    pub idle_synced: u64,
+    /// RSS (KiB) 20 s after the sync.
+    pub idle_settled: u64,
+    /// Peak RSS (KiB).
+    pub peak: u64,
+    /// Writes in the 5 s after the sync ("0" when none).
+    pub steady_writes: String,
+}
+
+impl Figures {
+    /// SealedSecrets synced per second.
+    pub fn rate(&self) -> f64 {
+        self.n as f64 / self.sync.as_secs_f64()
+    }
+
+    /// CPU milliseconds per reconcile.
+    pub fn cpu_per_reconcile_ms(&self) -> f64 {
+        self.cpu * 1000.0 / self.n as f64
+    }
+
+    /// Prints the figures under a title saying what the controller ran against.
+    pub fn print(&self, against: &str) {
+        let (n, keys, rate) = (self.n, self.keys, self.rate());
+        println!("\n== controller: {n} SealedSecrets x 5 keys, {keys} key, {against} ==");
+        println!(
+            "  initial sync:        {:.2} s, {rate:.0} objects/s = {:.2}x the 500/s target",
+            self.sync.as_secs_f64(),
+            rate / 500.0
+        );
+        println!(
+            "  CPU per reconcile:   {:.3} ms (incl. status write; {:.2} CPU-s total)",
+            self.cpu_per_reconcile_ms(),
+            self.cpu
+        );
+        println!("  RSS idle, empty:     {:.1} MiB", mib(self.idle_empty));
+        println!(
+            "  RSS idle, synced:    {:.1} MiB 8 s after the sync (target <= 32 MiB)",
+            mib(self.idle_synced)
+        );
+        println!("  RSS idle, 20 s on:   {:.1} MiB", mib(self.idle_settled));
+        println!(
+            "  RSS peak:            {:.1} MiB (target <= 64 MiB)",
+            mib(self.peak)
+        );
+        println!("  writes in 5 s steady state: {}", self.steady_writes);
+    }
 }

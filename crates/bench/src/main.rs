@@ -1,9 +1,12 @@
 //! `seal-bench`: the benchmark suite. Run it with `scripts/bench` (release build). Every
 //! figure is printed beside its reference, measured in the same run, as a ratio.
 //!
-//! `seal-bench [crypto|flood|repo|startup|controller [N]]...` (all when none is named).
+//! `seal-bench [crypto|flood|repo|startup|controller [N] [--real]]...` (all when none is
+//! named). `--real` runs the controller against the real control plane too, after the
+//! double, and prints the two side by side.
 
 mod controller;
+mod controller_real;
 mod crypto;
 mod flood;
 mod processes;
@@ -36,7 +39,12 @@ fn main() -> anyhow::Result<()> {
             .nth(1)
             .and_then(|a| a.parse().ok())
             .unwrap_or(10_000);
-        tokio::runtime::Runtime::new()?.block_on(controller::parent(n))?;
+        let runtime = tokio::runtime::Runtime::new()?;
+        let double = runtime.block_on(controller::parent(n))?;
+        if args.iter().any(|a| a == "--real") {
+            let real = runtime.block_on(controller_real::run(n))?;
+            controller_real::compare(&real, &double);
+        }
     }
     Ok(())
 }
