@@ -139,6 +139,7 @@ async fn dry_run(admin: &Client, documents: &[Value]) -> Vec<String> {
     refused
 }
 
+/// What `seal ingress --host argocd.example.com ARGS` prints, as documents.
 fn ingress(args: &[&str]) -> Vec<Value> {
     let mut all = vec!["ingress", "--host", "argocd.example.com"];
     all.extend(args);
