@@ -104,3 +104,29 @@ async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn a_namespace_named_twice_is_watched_once() {
+        let cli = Cli::try_parse_from([
+            "unseal",
+            "run",
+            "--namespace",
+            "apps,team-b,apps",
+            "--namespace",
+            "team-b",
+        ])
+        .expect("parses");
+        let Command::Run(args) = cli.command else {
+            panic!("not run");
+        };
+        let settings = settings(&args).expect("settings");
+        assert_eq!(settings.watch_namespaces, ["apps", "team-b"]);
+    }
+}
