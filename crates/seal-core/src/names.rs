@@ -189,7 +189,16 @@ mod tests {
         for ok in ["regcred", "a.b-c", "x1", &"a".repeat(63)] {
             assert_eq!(check_object_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "Reg", "-a", "a-", "a..b", "a b", "a_b", &"a".repeat(254)] {
+        for bad in [
+            "",
+            "Reg",
+            "-a",
+            "a-",
+            "a..b",
+            "a b",
+            "a_b",
+            &"a".repeat(254),
+        ] {
             assert!(check_object_name(bad).is_err(), "{bad:?}");
         }
     }
