@@ -353,15 +353,12 @@ async fn a_sealed_secret_being_deleted_is_not_written() {
     h.stop().await;
 }
 
-/// The other side's writes carry the field manager `hand-edit`: the real API server
-/// records it in managedFields and the Conflict names it; the double keeps no
-/// managedFields, so there it is "another writer".
-async fn a_merge_write_war_stops_with_a_conflict(backend: Backend) {
-    let mut settings = fast_settings("replica-a");
-    settings.write_war_rounds = 3;
-    let h = Harness::start_with(backend, settings).await;
+/// `argocd/argocd-secret`, opted in to `webhook.github.secret`, with that key merged in
+/// from a SealedSecret (value "ours"): where the write-war scenarios start. Returns the
+/// namespace and a Secret API for it.
+async fn merged_webhook_secret(h: &Harness) -> (String, Api<Secret>) {
     let argocd = h.ns("argocd");
-    let api = secrets(&h, &argocd);
+    let api = secrets(h, &argocd);
     let target: Secret = serde_json::from_value(json!({
         "metadata": {"name": "argocd-secret",
             "annotations": {"seal.dev/merge-keys": "webhook.github.secret"}},
@@ -385,6 +382,17 @@ async fn a_merge_write_war_stops_with_a_conflict(backend: Backend) {
     ))
     .await;
     h.wait_reason(&argocd, "argocd-secret", "Unsealed").await;
+    (argocd, api)
+}
+
+/// The other side's writes carry the field manager `hand-edit`: the real API server
+/// records it in managedFields and the Conflict names it; the double keeps no
+/// managedFields, so there it is "another writer".
+async fn a_merge_write_war_stops_with_a_conflict(backend: Backend) {
+    let mut settings = fast_settings("replica-a");
+    settings.write_war_rounds = 3;
+    let h = Harness::start_with(backend, settings).await;
+    let (argocd, api) = merged_webhook_secret(&h).await;
     let theirs = json!({"data": {"webhook.github.secret": "dGhlaXJz"}});
     let by_hand = PatchParams {
         field_manager: Some("hand-edit".to_owned()),
@@ -783,31 +791,7 @@ async fn a_forced_server_side_apply_war_names_the_other_field_manager(backend: B
     let mut settings = fast_settings("replica-a");
     settings.write_war_rounds = 3;
     let h = Harness::start_with(backend, settings).await;
-    let argocd = h.ns("argocd");
-    let api = secrets(&h, &argocd);
-    let target: Secret = serde_json::from_value(json!({
-        "metadata": {"name": "argocd-secret",
-            "annotations": {"seal.dev/merge-keys": "webhook.github.secret"}},
-        "data": {"server.secretkey": "a2VlcA=="}
-    }))
-    .expect("secret");
-    api.create(&PostParams::default(), &target)
-        .await
-        .expect("created");
-    h.create(&seal(
-        &plain(
-            &argocd,
-            "argocd-secret",
-            &[("webhook.github.secret", "ours")],
-        ),
-        &h.recipients(),
-        &SealOptions {
-            mode: Mode::Merge,
-            ..Default::default()
-        },
-    ))
-    .await;
-    h.wait_reason(&argocd, "argocd-secret", "Unsealed").await;
+    let (argocd, api) = merged_webhook_secret(&h).await;
     let theirs = json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "argocd-secret", "namespace": argocd},
