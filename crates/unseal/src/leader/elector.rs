@@ -75,7 +75,7 @@ impl Elector {
     /// it for the lease duration as this replica has watched it) or renews it (if this
     /// replica holds it).
     pub async fn try_acquire_or_renew(&mut self) -> Result<Attempt, LeaseError> {
-        let Some(mut lease) = self.within(self.api.get_opt(&self.me.lease)).await? else {
+        let Some(lease) = self.within(self.api.get_opt(&self.me.lease)).await? else {
             return self.create().await;
         };
         let current = Record::of(&lease);
@@ -93,27 +93,13 @@ impl Elector {
             self.clock.now(),
             self.timings.lease_seconds(),
         );
-        next.write_into(lease.spec.get_or_insert_with(Default::default));
-        // `lease.metadata` still carries the resourceVersion read: a write in between
-        // makes this one fail with 409.
-        let written = self
-            .within(
-                self.api
-                    .replace(&self.me.lease, &PostParams::default(), &lease),
-            )
-            .await?;
-        Observation::update(
-            &mut self.seen,
-            next,
-            written.metadata.resource_version,
-            Instant::now(),
-        );
+        self.write(lease, next).await?;
         Ok(Attempt::Leading)
     }
 
     /// Gives the Lease up, if this replica holds it, so that a peer can take over at once.
     pub async fn release(&mut self) -> Result<(), LeaseError> {
-        let Some(mut lease) = self.within(self.api.get_opt(&self.me.lease)).await? else {
+        let Some(lease) = self.within(self.api.get_opt(&self.me.lease)).await? else {
             return Ok(());
         };
         let current = Record::of(&lease);
@@ -121,7 +107,14 @@ impl Elector {
             return Ok(());
         }
         let released = current.released(self.clock.now());
-        released.write_into(lease.spec.get_or_insert_with(Default::default));
+        self.write(lease, released).await
+    }
+
+    /// Writes `record` into the Lease read as `lease` and remembers it as seen now.
+    /// `lease.metadata` still carries the resourceVersion read: a write in between makes
+    /// this one fail with 409.
+    async fn write(&mut self, mut lease: Lease, record: Record) -> Result<(), LeaseError> {
+        record.write_into(lease.spec.get_or_insert_with(Default::default));
         let written = self
             .within(
                 self.api
@@ -130,7 +123,7 @@ impl Elector {
             .await?;
         Observation::update(
             &mut self.seen,
-            released,
+            record,
             written.metadata.resource_version,
             Instant::now(),
         );
