@@ -79,6 +79,9 @@ async fn a_changed_value_updates_the_secret_and_the_observed_generation(backend:
             .filter(|s| data_of(s)["password"] == "one")
     })
     .await;
+    // The status is written after the Secret: read the object once it is there too, or
+    // the replace below races the controller's status write (409).
+    h.wait_reason(&apps, "db", "Unsealed").await;
     let api: Api<SealedSecret> = Api::namespaced(h.client.clone(), &apps);
     let mut current = api.get("db").await.expect("get");
     current.spec = seal(
@@ -346,6 +349,8 @@ async fn a_tampered_value_leaves_the_secret_exactly_as_it_was(backend: Backend) 
     ))
     .await;
     let before = wait_for("secret", async || h.secret(&apps, "db").await).await;
+    // The status is written after the Secret: the replace below must not race it (409).
+    h.wait_reason(&apps, "db", "Unsealed").await;
     let api: Api<SealedSecret> = Api::namespaced(h.client.clone(), &apps);
     let mut current = api.get("db").await.expect("get");
     let value = current
