@@ -53,6 +53,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Seal every plaintext Secret file under a folder that the .seal.yaml rules cover.
     Tree(TreeArgs),
+    /// Edit the values of a SealedSecret file in $VISUAL/$EDITOR (needs an identity).
+    Edit(EditArgs),
     /// Add or remove recipients of existing SealedSecret files, keeping their values.
     #[command(subcommand)]
     Recipients(RecipientsCommand),
@@ -77,6 +79,24 @@ pub struct TreeArgs {
     /// that list none).
     #[command(flatten)]
     pub recipients: RecipientArgs,
+}
+
+/// `seal edit`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The values open in $VISUAL, else $EDITOR, else vi, as a plain Secret manifest in a private\nfile (0600, in a private folder under $XDG_RUNTIME_DIR or /dev/shm) that is overwritten and\nremoved afterwards. Only the keys you change, add or remove are re-sealed, to the object's own\nrecipients; the others keep their exact ciphertext.\n\nExample:\n  seal edit -i ~/.config/seal/breakglass.key apps/db.sealed.yaml"
+)]
+pub struct EditArgs {
+    /// The SealedSecret file, re-written in place.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// An age identity file that opens the values; repeatable. Required: the cluster
+    /// never sends plaintext back.
+    #[arg(short = 'i', long = "identity", value_name = "PATH")]
+    pub identity: Vec<String>,
+    /// The rules file to use instead of the nearest `.seal.yaml` above FILE.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// `seal recipients`.

@@ -8,6 +8,7 @@ mod bad_input;
 mod break_glass;
 mod commands;
 mod deploy;
+mod edit;
 mod examples;
 mod generators_real;
 mod hostile_repo;

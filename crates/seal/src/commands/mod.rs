@@ -2,6 +2,7 @@
 
 pub mod argocd_health;
 pub mod check;
+pub mod edit;
 pub mod ingress;
 pub mod inspect;
 pub mod install_hook;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reencrypt(args)) => online::reencrypt(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Tree(args)) => tree::run(args),
+        Some(Command::Edit(args)) => edit::run(args),
         Some(Command::Recipients(command)) => recipients::run(command),
         Some(Command::InstallHook(args)) => install_hook::run(args),
     }
