@@ -106,6 +106,38 @@ pub enum RecipientsCommand {
     Add(RetargetArgs),
     /// Stop sealing the values to these recipients.
     Remove(RetargetArgs),
+    /// Bring every SealedSecret under PATH to exactly the recipients its .seal.yaml rule
+    /// lists (after a rule gained or lost a cluster or a break-glass key).
+    Sync(SyncArgs),
+}
+
+/// `seal recipients sync`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Only objects whose recipients differ from their rule's are re-sealed; every other file\nstays byte for byte. Files are written only once every object is done.\n\nExamples:\n  seal recipients sync --check            # in CI: list the drift, exit 1 if any\n  seal recipients sync -i breakglass.key  # re-seal here with an identity\n  seal recipients sync prod/              # through the cluster's controller"
+)]
+pub struct SyncArgs {
+    /// Files or folders [default: the current folder].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write nothing; list the SealedSecrets whose recipients differ from their rule and
+    /// fail (exit 1) if there is any.
+    #[arg(long)]
+    pub check: bool,
+    /// Open the values with this identity file here instead of asking the cluster's
+    /// controller; repeatable.
+    #[arg(short = 'i', long = "identity", value_name = "PATH")]
+    pub identity: Vec<String>,
+    /// The rules file to use instead of the nearest `.seal.yaml` above each file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Through the controller (no -i): write the files even when it dropped recipients
+    /// it does not trust. Without it nothing is written and they are named.
+    #[arg(long)]
+    pub drop_untrusted: bool,
+    /// The cluster (without -i).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `seal recipients add|remove`.

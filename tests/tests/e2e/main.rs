@@ -19,3 +19,4 @@ mod recipient_trust;
 mod repo_workflow;
 mod roundtrip;
 mod scopes;
+mod sync;

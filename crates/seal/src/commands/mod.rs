@@ -10,6 +10,7 @@ pub mod keygen;
 pub mod online;
 pub mod raw;
 pub mod recipients;
+pub mod recipients_sync;
 pub mod regcred;
 pub mod reseal_reply;
 pub mod seal;
