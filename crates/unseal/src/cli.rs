@@ -49,12 +49,56 @@ pub struct ClusterArgs {
 /// `unseal keys …`.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Each key: recipient, creation time, whether active, how many SealedSecrets use it.
-    List(ClusterArgs),
+    /// Each key: recipient, creation time, whether active, how many SealedSecrets and
+    /// values use it.
+    List(ListArgs),
+    /// Stop holding an old key nothing uses any more (it stays in the backup).
+    Retire(RetireArgs),
     /// Write every identity, age-encrypted to the given recipients (plaintext never written).
     Export(ExportArgs),
     /// Store identities from a backup or your own identity file as sealing keys.
     Import(ImportArgs),
+}
+
+/// `unseal keys list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub format: ListFormat,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `-o` values of `unseal keys list`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    /// A table for people.
+    Text,
+    /// A JSON array for scripts.
+    Json,
+}
+
+/// `unseal keys retire`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Refuses while a SealedSecret in the cluster is sealed to the key (naming them), when it is\nthe active key, and when the automatic backup (unseal-keys-backup, written when the controller\nruns with --backup-recipient) holds no copy of it. SealedSecrets in Git that are not applied\nin this cluster are not seen: check them with `seal check` first.\n\nExample:\n  unseal keys list\n  unseal keys retire seal-key-0001"
+)]
+pub struct RetireArgs {
+    /// The key: its Secret's name (seal-key-0001) or its recipient (age1…).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Retire it even though SealedSecrets still use it or no backup holds it: what was
+    /// sealed only to it no longer opens here. Asks to type the key's name.
+    #[arg(long)]
+    pub force: bool,
+    /// With --force: the key's name, instead of typing it when asked (for scripts).
+    #[arg(long, value_name = "NAME", requires = "force")]
+    pub confirm: Option<String>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `unseal keys export`.
