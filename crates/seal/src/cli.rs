@@ -60,6 +60,49 @@ pub enum Command {
     Recipients(RecipientsCommand),
     /// Install `seal check` as this Git repository's pre-commit hook.
     InstallHook(InstallHookArgs),
+    /// Print the shell completion script (or, with `kubectl`, the kubectl_complete-seal
+    /// script for `kubectl seal`).
+    Completion(CompletionArgs),
+    /// Completion candidates for the words typed so far (what kubectl_complete-seal
+    /// asks).
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+/// `seal completion`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  echo 'source <(seal completion bash)' >> ~/.bashrc\n  seal completion zsh > \"${fpath[1]}/_seal\"\n  seal completion fish > ~/.config/fish/completions/seal.fish\n  seal completion kubectl > ~/.local/bin/kubectl_complete-seal && chmod +x ~/.local/bin/kubectl_complete-seal"
+)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// Shells `seal completion` writes for.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+    /// Elvish.
+    Elvish,
+    /// `kubectl seal` (the kubectl_complete-seal script, for kubectl 1.26 and later).
+    Kubectl,
+}
+
+/// `seal __complete`.
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The words typed after the program's name; the last is completed.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 /// `seal tree`.
@@ -524,8 +567,59 @@ mod tests {
 
     use super::*;
 
+    /// The program the pages are for.
+    const PROGRAM: &str = "seal";
+
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// docs/man holds the pages clap_mangen makes from this command line, page for page.
+    /// `UPDATE_MAN_PAGES=1 cargo test -p PKG --lib man_pages` rewrites them.
+    #[test]
+    fn the_committed_man_pages_are_current() {
+        let made = tempfile::tempdir().expect("tempdir");
+        clap_mangen::generate_to(Cli::command(), made.path()).expect("pages made");
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man");
+        let ours = |name: &str| {
+            name.starts_with(&format!("{PROGRAM}.")) || name.starts_with(&format!("{PROGRAM}-"))
+        };
+        let list = |dir: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+            std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter_map(|e| {
+                            let name = e.file_name().to_string_lossy().into_owned();
+                            ours(&name).then(|| (name, std::fs::read(e.path()).unwrap_or_default()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (want, have) = (list(made.path()), list(&committed));
+        if std::env::var_os("UPDATE_MAN_PAGES").is_some() {
+            std::fs::create_dir_all(&committed).expect("docs/man");
+            for name in have.keys() {
+                std::fs::remove_file(committed.join(name)).expect("stale page removed");
+            }
+            for (name, bytes) in &want {
+                std::fs::write(committed.join(name), bytes).expect("page written");
+            }
+            return;
+        }
+        assert!(want.len() > 1, "pages for the subcommands too");
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            have.keys().collect::<Vec<_>>(),
+            "docs/man is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
+        );
+        for (name, bytes) in &want {
+            assert!(
+                have.get(name) == Some(bytes),
+                "docs/man/{name} is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
+            );
+        }
     }
 }

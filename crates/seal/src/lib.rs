@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod complete;
 pub mod edit;
 pub mod output;
 pub mod repo;

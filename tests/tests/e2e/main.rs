@@ -7,6 +7,7 @@ mod argocd;
 mod bad_input;
 mod break_glass;
 mod commands;
+mod completion;
 mod deploy;
 mod edit;
 mod examples;

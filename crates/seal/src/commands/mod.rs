@@ -2,6 +2,7 @@
 
 pub mod argocd_health;
 pub mod check;
+pub mod completion;
 pub mod edit;
 pub mod ingress;
 pub mod inspect;
@@ -53,6 +54,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Edit(args)) => edit::run(args),
         Some(Command::Recipients(command)) => recipients::run(command),
         Some(Command::InstallHook(args)) => install_hook::run(args),
+        Some(Command::Completion(args)) => completion::run(args),
+        Some(Command::Complete(args)) => completion::answer(&args.words),
     }
 }
 

@@ -18,6 +18,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Recover(args) => recover::run(args),
         Command::Crd => crd::run(),
+        Command::Completion { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "unseal", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Rotate(args) => runtime()?.block_on(rotate::run(args)),
         Command::Keys(KeysCommand::List(args)) => runtime()?.block_on(keys::list(args)),
