@@ -287,6 +287,9 @@ pub struct SealArgs {
     /// The rules file to use instead of the nearest `.seal.yaml` above each file.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Seal a Secret with no values (no data, no stringData) instead of refusing it.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -310,7 +313,9 @@ pub struct ClusterArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RecipientArgs {
     /// An age recipient (public key) to seal to; repeat for several clusters or a
-    /// break-glass key.
+    /// break-glass key. Where recipients come from, first that gives any: -r/-R, then
+    /// $SEAL_RECIPIENTS (age1… separated by commas or spaces) with $SEAL_RECIPIENTS_FILE
+    /// (a file as for -R), then the .seal.yaml rule, then the cluster's controller.
     #[arg(short = 'r', long = "recipient", value_name = "age1…")]
     pub recipient: Vec<String>,
     /// A file of age recipients, one per line (`#` comments); repeatable.

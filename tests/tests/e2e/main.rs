@@ -21,3 +21,4 @@ mod repo_workflow;
 mod roundtrip;
 mod scopes;
 mod sync;
+mod traps;
