@@ -118,11 +118,11 @@ fn recipients_from_the_environment_stand_where_the_flags_stand() {
         &[("SEAL_RECIPIENTS_FILE", &example_recipients())],
     )
     .ok();
-    assert_eq!(recipients_of(&out), [example.clone()]);
+    assert_eq!(recipients_of(&out), [example.as_str()]);
 
     // A flag wins over the environment.
     let out = env_run(d, &["-r", &other, &file], &[("SEAL_RECIPIENTS", &example)]).ok();
-    assert_eq!(recipients_of(&out), [other.clone()]);
+    assert_eq!(recipients_of(&out), [other.as_str()]);
 
     // The environment wins over a .seal.yaml rule, as a flag does.
     std::fs::write(
@@ -131,7 +131,7 @@ fn recipients_from_the_environment_stand_where_the_flags_stand() {
     )
     .expect("rules");
     let out = env_run(d, &["db.yaml"], &[("SEAL_RECIPIENTS", &example)]).ok();
-    assert_eq!(recipients_of(&out), [example.clone()]);
+    assert_eq!(recipients_of(&out), [example.as_str()]);
     std::fs::remove_file(d.join(".seal.yaml")).expect("removed");
 
     // A bad value is one line naming the variable, and never the cluster's fallback.

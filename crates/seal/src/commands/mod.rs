@@ -234,7 +234,7 @@ pub fn recipients_from_env() -> anyhow::Result<Recipients> {
         .ok()
         .filter(|p| !p.trim().is_empty())
     {
-        let text = files::read_input(&path).with_context(|| format!("{RECIPIENTS_FILE_ENV}"))?;
+        let text = files::read_input(&path).context(RECIPIENTS_FILE_ENV)?;
         recipients.add_file(&format!("{path} ({RECIPIENTS_FILE_ENV})"), &text)?;
     }
     Ok(recipients)
