@@ -153,6 +153,10 @@ pub struct RunArgs {
     /// Only reconcile SealedSecrets in these namespaces (repeat or comma-separate) [default: all].
     #[arg(long = "namespace", env = "UNSEAL_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
+    /// Only reconcile SealedSecrets matching this label selector (e.g. `seal.dev/controller=new`),
+    /// for two controllers side by side during a migration [default: all].
+    #[arg(long, env = "UNSEAL_LABEL_SELECTOR", value_name = "SELECTOR")]
+    pub label_selector: Option<String>,
     /// Renew the sealing key after this long (`0`: never), e.g. 720h, 30d.
     #[arg(long, env = "UNSEAL_KEY_RENEW_PERIOD", default_value = "720h", value_parser = parse_duration)]
     pub key_renew_period: Duration,
