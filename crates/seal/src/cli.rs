@@ -230,17 +230,24 @@ pub struct FetchArgs {
     /// Write them to PATH atomically instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// What to write: the recipients file as the controller publishes it, or JSON for
+    /// scripts (`-o` names the file here, as it always has).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: InspectFormat,
     /// The cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
 
-/// `seal verify` and `seal reencrypt`.
+/// `seal verify`.
 #[derive(Debug, Args)]
 pub struct OnlineFilesArgs {
     /// SealedSecret files.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<String>,
+    /// Output format: a line per object, or a JSON array for scripts.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub format: InspectFormat,
     /// The cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,

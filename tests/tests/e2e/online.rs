@@ -488,3 +488,51 @@ async fn recipients_sync_through_the_controller_keeps_to_its_trust_rules() {
         before
     );
 }
+
+/// `-o json` where a script wants it: verify gives one verdict per object (and still
+/// exits 3 when one does not open), fetch-recipients --format json the recipients, the
+/// active one first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_fetch_recipients_speak_json_for_scripts() {
+    let c = Cluster::start().await;
+    let dir = scratch();
+    let d = dir.path();
+    write(d, "db.yaml", SECRET);
+    c.run(d, "seal", &["db.yaml", "-w", "db.sealed.yaml"], None)
+        .await
+        .ok();
+    let good = std::fs::read_to_string(d.join("db.sealed.yaml")).expect("sealed");
+    write(
+        d,
+        "both.yaml",
+        &format!(
+            "{good}---\n{}",
+            good.replace("namespace: apps", "namespace: other")
+        ),
+    );
+    let run = c
+        .run(d, "seal", &["verify", "-o", "json", "both.yaml"], None)
+        .await;
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let verdicts: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(verdicts[0]["at"], "both.yaml: document 1");
+    assert_eq!(verdicts[0]["opens"], true);
+    assert_eq!(verdicts[1]["opens"], false);
+    assert_eq!(verdicts[1]["reason"], "ScopeMismatch");
+    assert!(!run.stdout.contains("online-value"));
+
+    let out = c
+        .run(d, "seal", &["fetch-recipients", "--format", "json"], None)
+        .await
+        .ok();
+    let fetched: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let active = c
+        .ctx
+        .keys
+        .current()
+        .active()
+        .expect("key")
+        .recipient
+        .clone();
+    assert_eq!(fetched["recipients"][0], active.as_str());
+}
