@@ -126,4 +126,18 @@ fn kubectl_seal_completes_through_kubectl_complete_seal() {
         assert!(top.lines().any(|l| l == daily), "{top}");
     }
     assert!(!top.contains("__complete"), "{top}");
+
+    // Installed by krew, the plugin is kubectl-seal-secret and kubectl-seal is not on PATH.
+    let krew = scratch();
+    std::os::unix::fs::symlink(
+        binary("kubectl-seal"),
+        krew.path().join("kubectl-seal-secret"),
+    )
+    .expect("link");
+    let out = Command::new(&path)
+        .args(["recipients", "s"])
+        .env("PATH", format!("{}:/usr/bin:/bin", krew.path().display()))
+        .output()
+        .expect("runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sync\n:4\n");
 }

@@ -13,6 +13,7 @@ mod edit;
 mod examples;
 mod generators_real;
 mod hostile_repo;
+mod krew;
 mod merge;
 mod online;
 mod readme;

@@ -11,7 +11,7 @@ use crate::complete;
 
 /// What `kubectl_complete-seal` holds: kubectl runs it with the words after
 /// `kubectl seal`; it asks the plugin itself.
-pub const KUBECTL_SCRIPT: &str = "#!/bin/sh\n# kubectl runs this to complete `kubectl seal …` (kubectl 1.26 and later). Put it on\n# PATH beside kubectl-seal, executable: seal completion kubectl > kubectl_complete-seal\nexec kubectl-seal __complete \"$@\"\n";
+pub const KUBECTL_SCRIPT: &str = "#!/bin/sh\n# kubectl runs this to complete `kubectl seal …` (kubectl 1.26 and later). Put it on PATH,\n# executable, as kubectl_complete-seal (or kubectl_complete-seal_secret when installed with krew).\nfor plugin in kubectl-seal kubectl-seal-secret; do\n  command -v \"$plugin\" >/dev/null 2>&1 && exec \"$plugin\" __complete \"$@\"\ndone\necho :0\n";
 
 /// Prints the completion script for a shell.
 pub fn run(args: CompletionArgs) -> anyhow::Result<()> {
