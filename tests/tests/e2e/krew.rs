@@ -98,7 +98,7 @@ fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
         fail("platforms: none".into());
     }
     for (i, p) in platforms.iter().enumerate() {
-        if !p["uri"].as_str().is_some_and(|u| !u.is_empty()) {
+        if p["uri"].as_str().is_none_or(str::is_empty) {
             fail(format!("platforms[{i}].uri"));
         }
         let sha_ok = p["sha256"].as_str().is_some_and(|s| {
@@ -109,7 +109,7 @@ fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
         if !sha_ok {
             fail(format!("platforms[{i}].sha256"));
         }
-        if !p["bin"].as_str().is_some_and(|b| !b.is_empty()) {
+        if p["bin"].as_str().is_none_or(str::is_empty) {
             fail(format!("platforms[{i}].bin"));
         }
         match &p["files"] {
@@ -117,7 +117,7 @@ fn problems(file_name: &str, manifest: &Value) -> Vec<String> {
             Value::Array(ops) if !ops.is_empty() => {
                 for op in ops {
                     for end in ["from", "to"] {
-                        if !op[end].as_str().is_some_and(|s| !s.is_empty()) {
+                        if op[end].as_str().is_none_or(str::is_empty) {
                             fail(format!("platforms[{i}].files: {end}"));
                         }
                     }
