@@ -259,20 +259,7 @@ fn a_failing_or_interrupted_editor_writes_nothing_and_leaves_no_plaintext() {
     // live through it to remove the plaintext. Its own process group keeps the signal
     // away from the test runner.
     let hangup = s.editor("sed -i 's/^  a: one$/  a: ONE/' \"$1\"\nkill -HUP 0\nsleep 5");
-    let identity = example_identity();
-    let out = {
-        use std::os::unix::process::CommandExt;
-        std::process::Command::new(binary("seal"))
-            .args(["edit", "db.yaml", "-i", &identity])
-            .current_dir(s.path())
-            .env("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig")
-            .env("EDITOR", &hangup)
-            .env("VISUAL", "")
-            .env("XDG_RUNTIME_DIR", &s.runtime)
-            .process_group(0)
-            .output()
-            .expect("seal runs")
-    };
+    let out = edit_in_own_group(&s, &hangup);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -284,6 +271,41 @@ fn a_failing_or_interrupted_editor_writes_nothing_and_leaves_no_plaintext() {
         "{stderr}"
     );
     assert_eq!(s.read("db.yaml"), before);
+    s.assert_no_plaintext_left();
+}
+
+/// Runs `seal edit db.yaml` in a process group of its own (so that a signal the editor
+/// sends to its group reaches seal and not the test runner).
+fn edit_in_own_group(s: &Setup, editor: &str) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let identity = example_identity();
+    std::process::Command::new(binary("seal"))
+        .args(["edit", "db.yaml", "-i", &identity])
+        .current_dir(s.path())
+        .env("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig")
+        .env("EDITOR", editor)
+        .env("VISUAL", "")
+        .env("XDG_RUNTIME_DIR", &s.runtime)
+        .process_group(0)
+        .output()
+        .expect("seal runs")
+}
+
+/// Ctrl-C reaches the whole foreground group; vim users press it to leave insert mode.
+/// An editor that handles it and saves: the edit counts, and seal neither died nor
+/// threw it away.
+#[test]
+fn ctrl_c_handled_by_the_editor_does_not_stop_the_edit() {
+    let s = Setup::new();
+    let editor = s.editor("trap '' INT\nkill -INT 0\nsed -i 's/^  a: one$/  a: ONE/' \"$1\"");
+    let out = edit_in_own_group(&s, &editor);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.recovered()["a"], b"ONE");
     s.assert_no_plaintext_left();
 }
 

@@ -1,5 +1,6 @@
 //! Running the user's editor on a file, as Git and kubectl do: `$VISUAL`, else `$EDITOR`,
-//! else `vi`, run through `sh` so that `EDITOR="code --wait"` works.
+//! else `vi`, run through `sh` (which then makes way for it) so that
+//! `EDITOR="code --wait"` works.
 //!
 //! While the editor runs, `seal` must outlive Ctrl-C (the terminal sends SIGINT to the
 //! whole foreground group), a closed terminal (SIGHUP) and SIGTERM, or the plaintext
@@ -106,9 +107,11 @@ impl Interrupts {
     /// killed, or when a signal asked `seal` to stop meanwhile.
     pub fn edit(&mut self, editor: &str, file: &Path) -> Result<(), EditorError> {
         self.arrived();
+        // `exec`: the shell becomes the editor, so no shell sits between them to die of
+        // the Ctrl-C the editor means to handle.
         let status = Command::new("sh")
             .arg("-c")
-            .arg(format!("{editor} \"$@\""))
+            .arg(format!("exec {editor} \"$@\""))
             .arg(editor)
             .arg(file)
             .status()
