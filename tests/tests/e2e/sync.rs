@@ -227,3 +227,62 @@ fn sync_refuses_to_rewrite_a_file_that_holds_other_objects() {
     );
     assert_eq!(repo.snapshot(), before);
 }
+
+/// A link committed under prod/ that leads to a SealedSecret outside the repo (a
+/// colleague's checkout, another team's repo): sync must neither re-seal it to prod's
+/// rule nor touch the file it points to; the run stops naming the link.
+#[test]
+fn a_committed_link_out_of_the_repo_is_refused_and_nothing_is_written() {
+    let repo = Repo::new();
+    let outside = scratch();
+    let target = outside.path().join("theirs.sealed.yaml");
+    std::fs::copy(repo.path().join("staging/db.sealed.yaml"), &target).expect("copied");
+    let theirs = std::fs::read(&target).expect("theirs");
+    std::os::unix::fs::symlink(&target, repo.path().join("prod/link.sealed.yaml")).expect("link");
+    repo.rules("[keys/example.txt, keys/dr.txt]");
+    let before = repo.snapshot();
+    let line = repo
+        .run(&["recipients", "sync", "-i", &example_identity()])
+        .fails_with(1);
+    assert!(
+        line.contains("prod/link.sealed.yaml: a symbolic link leads out of"),
+        "{line}"
+    );
+    assert_eq!(repo.snapshot(), before);
+    assert_eq!(std::fs::read(&target).expect("theirs"), theirs);
+    assert!(
+        std::fs::symlink_metadata(repo.path().join("prod/link.sealed.yaml"))
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+}
+
+/// Someone appends their key to an object's spec.recipients in the repo. Sync brings
+/// the object back to the rule's recipients: the stranger is removed, not kept.
+#[test]
+fn a_recipient_appended_by_hand_is_removed_by_sync() {
+    let repo = Repo::new();
+    let d = repo.path();
+    let stranger = keygen(d, "stranger.key");
+    let text = std::fs::read_to_string(d.join("prod/db.sealed.yaml")).expect("sealed");
+    let forged = text.replacen(
+        "  recipients:\n",
+        &format!("  recipients:\n  - {stranger}\n"),
+        1,
+    );
+    assert_ne!(forged, text);
+    std::fs::write(d.join("prod/db.sealed.yaml"), &forged).expect("forged");
+    let listed = repo.run(&["recipients", "sync", "--check"]);
+    assert_eq!(listed.code, Some(1));
+    assert_eq!(
+        listed.stdout,
+        format!("prod/db.sealed.yaml: document 1: remove {stranger}\n")
+    );
+    repo.run(&["recipients", "sync", "-i", &example_identity()])
+        .ok();
+    let now = std::fs::read_to_string(d.join("prod/db.sealed.yaml")).expect("sealed");
+    assert!(!now.contains(&stranger), "{now}");
+    assert!(!repo.opens_with("stranger.key", "prod/db.sealed.yaml"));
+    repo.run(&["check", "prod"]).ok();
+}
