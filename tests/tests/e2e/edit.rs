@@ -319,6 +319,26 @@ fn without_an_identity_it_refuses_and_says_how_to_get_one() {
     assert!(line.contains("unseal keys export --to"), "{line}");
     assert!(!s.path().join("editor-ran").exists());
     assert_eq!(s.read("db.yaml"), before);
+    // With a cluster configured, the same: the cluster is not asked for plaintext.
+    let kubeconfig = write(
+        s.path(),
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n",
+    );
+    let out = run_with_env(
+        s.path(),
+        "seal",
+        &["edit", "db.yaml"],
+        None,
+        &[
+            ("KUBECONFIG", &kubeconfig),
+            ("EDITOR", &editor),
+            ("VISUAL", ""),
+        ],
+    );
+    let line = out.fails_with(1);
+    assert!(line.contains("never sends plaintext back"), "{line}");
+    assert!(!s.path().join("editor-ran").exists());
 }
 
 /// A committed link named like the file: editing it would replace the link with
