@@ -63,10 +63,6 @@ pub enum Command {
     /// Print the shell completion script (or, with `kubectl`, the kubectl_complete-seal
     /// script for `kubectl seal`).
     Completion(CompletionArgs),
-    /// Completion candidates for the words typed so far (what kubectl_complete-seal
-    /// asks).
-    #[command(name = "__complete", hide = true)]
-    Complete(CompleteArgs),
 }
 
 /// `seal completion`.
@@ -95,14 +91,6 @@ pub enum CompletionShell {
     Elvish,
     /// `kubectl seal` (the kubectl_complete-seal script, for kubectl 1.26 and later).
     Kubectl,
-}
-
-/// `seal __complete`.
-#[derive(Debug, Args)]
-pub struct CompleteArgs {
-    /// The words typed after the program's name; the last is completed.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub words: Vec<String>,
 }
 
 /// `seal tree`.

@@ -9,6 +9,9 @@
 
 use clap::{Arg, Command};
 
+/// The first argument that makes `seal` answer a completion request.
+pub const REQUEST: &str = "__complete";
+
 /// File names may be completed too.
 pub const DIRECTIVE_DEFAULT: u32 = 0;
 /// Only the candidates given.

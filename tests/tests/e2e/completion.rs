@@ -50,6 +50,12 @@ fn bash_completes_the_daily_commands_of_both_programs() {
     assert!(bash_completes("seal", &["edit", "--ide"]).contains(&"--identity".to_owned()));
     assert_eq!(bash_completes("seal", &["completion", "fi"]), ["fish"]);
     assert_eq!(bash_completes("unseal", &["keys", "ret"]), ["retire"]);
+    let everything = bash_completes("seal", &[""]);
+    assert!(everything.contains(&"edit".to_owned()), "{everything:?}");
+    assert!(
+        !everything.iter().any(|w| w.starts_with("__")),
+        "kubectl's completion request is no command to offer: {everything:?}"
+    );
 }
 
 #[test]

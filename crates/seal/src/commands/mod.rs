@@ -55,7 +55,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Recipients(command)) => recipients::run(command),
         Some(Command::InstallHook(args)) => install_hook::run(args),
         Some(Command::Completion(args)) => completion::run(args),
-        Some(Command::Complete(args)) => completion::answer(&args.words),
     }
 }
 
