@@ -477,3 +477,61 @@ fn a_buffer_swapped_for_a_link_is_not_followed() {
     );
     s.assert_no_plaintext_left();
 }
+
+/// Without rules, an object fully re-sealed to the example key and a stranger's key
+/// (counts agree) cannot be told from a legitimate one by its shape. seal says, before
+/// the user saves, which recipient it knows nothing of: on stderr and in the buffer.
+#[test]
+fn a_recipient_nobody_vouches_for_is_named_before_saving() {
+    let s = Setup::new();
+    let d = s.path();
+    let stranger = attacker_recipient(d);
+    let plain = write(d, "plain.yaml", SECRET);
+    run_in(
+        d,
+        "seal",
+        &[
+            "-R",
+            &example_recipients(),
+            "-r",
+            &stranger,
+            &plain,
+            "-w",
+            "db.yaml",
+        ],
+        None,
+    )
+    .ok();
+    std::fs::remove_file(&plain).expect("removed");
+    let config = d.join("config");
+    let editor = s.editor("cp \"$1\" \"$D/seen\"");
+    let identity = example_identity();
+    let runtime = s.runtime.display().to_string();
+    let run = run_with_env(
+        d,
+        "seal",
+        &["edit", "db.yaml", "-i", &identity],
+        None,
+        &[
+            ("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig"),
+            ("EDITOR", &editor),
+            ("VISUAL", ""),
+            ("XDG_RUNTIME_DIR", &runtime),
+            ("SEAL_CONFIG_DIR", &config.display().to_string()),
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "new values will be sealed to {stranger}, which seal knows nothing of"
+        )),
+        "{}",
+        run.stderr
+    );
+    let seen = String::from_utf8(s.read("seen")).expect("utf-8");
+    assert!(
+        seen.contains(&format!("#   {stranger} (UNKNOWN to seal")),
+        "{seen}"
+    );
+    assert!(seen.contains("(your identity)"), "{seen}");
+}

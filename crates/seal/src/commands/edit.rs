@@ -21,9 +21,11 @@ use crate::commands::check_places;
 use crate::edit::buffer;
 use crate::edit::editor::{self, Interrupts};
 use crate::edit::private_file::PrivateFile;
+use crate::edit::who::Known;
 use crate::output;
 use crate::repo::check::is_recipient;
 use crate::repo::lookup::Lookup;
+use crate::trust::known_recipients::{self, KnownRecipients};
 
 /// Why `seal edit` needs an identity, and where a user without one gets one.
 pub const NEEDS_IDENTITY: &str = "seal edit needs -i IDENTITY, an age identity that opens the file: the cluster's controller re-seals values but never sends plaintext back, and it must not. For break-glass, have the cluster admin export a sealing key to you (`unseal keys export --to age1…`, your recipient from `seal keygen`), or keep a key of your own among the file's recipients (`seal recipients add -r age1… FILE`)";
@@ -60,12 +62,13 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
     if objects.is_empty() {
         bail!("{shown}: no SealedSecrets");
     }
-    check_rules(path, &args, &objects)?;
+    let rule = check_rules(path, &args, &objects)?;
     let mut keys = KeyRing::new();
     for identity in &args.identity {
         let text = files::read_input(identity)?;
         keys.add_file(files::display_name(identity), &text)?;
     }
+    let known = known(&keys, rule);
     let mut opened = Vec::with_capacity(objects.len());
     for object in &objects {
         opened.push(
@@ -73,7 +76,7 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}: {e}", object.at))?,
         );
     }
-    let Some(changed) = edit_loop(&shown, &objects, &opened)? else {
+    let Some(changed) = edit_loop(&shown, &objects, &opened, &known)? else {
         return Ok(());
     };
     for object in &mut objects {
@@ -150,13 +153,17 @@ fn own_recipients(at: &str, sealed: &SealedSecret) -> anyhow::Result<Recipients>
 
 /// When a `.seal.yaml` rule covers the file, refuses objects sealed to a recipient the
 /// rule does not list (or pin): a new value would be sealed to it.
-fn check_rules(path: &Path, args: &EditArgs, objects: &[Object]) -> anyhow::Result<()> {
+fn check_rules(
+    path: &Path,
+    args: &EditArgs,
+    objects: &[Object],
+) -> anyhow::Result<Option<(String, Vec<String>)>> {
     let Some(config) = Lookup::new(args.config.as_deref())?.config_for(path)? else {
-        return Ok(());
+        return Ok(None);
     };
     check_places(&config, Some(path), Some(path))?;
     let Some(rule) = config.rule_for(path) else {
-        return Ok(());
+        return Ok(None);
     };
     let source = format!("the rule at {} line {}", config.display(), rule.line);
     let sync = format!(
@@ -207,7 +214,35 @@ fn check_rules(path: &Path, args: &EditArgs, objects: &[Object]) -> anyhow::Resu
             }
         }
     }
-    Ok(())
+    let mut listed = rule
+        .recipients
+        .as_ref()
+        .map(|r| r.to_strings())
+        .unwrap_or_default();
+    if let Some(pins) = &rule.cluster_pins {
+        listed.extend(pins.recipients.iter().cloned());
+    }
+    Ok(Some((source, listed)))
+}
+
+/// What seal knows of recipients: the identities given, the rule's list, and the keys
+/// clusters offered before (an unreadable memory of those only means less is known).
+fn known(keys: &KeyRing, rule: Option<(String, Vec<String>)>) -> Known {
+    let clusters = known_recipients::default_path()
+        .and_then(|path| KnownRecipients::load(&path).ok())
+        .map(|store| {
+            store
+                .clusters()
+                .iter()
+                .map(|c| (c.context.clone(), c.recipients.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Known {
+        own: keys.recipients(),
+        rule,
+        clusters,
+    }
 }
 
 /// Shows the buffer until it parses and fits the file, or the user gives up. `None`
@@ -216,6 +251,7 @@ fn edit_loop(
     shown: &str,
     objects: &[Object],
     opened: &[PlainSecret],
+    known: &Known,
 ) -> anyhow::Result<Option<Vec<PlainSecret>>> {
     let mut header = vec![
         format!("Editing {shown}: plaintext. This file is private and removed when the editor closes."),
@@ -223,11 +259,17 @@ fn edit_loop(
         "Keys left as they are keep their exact ciphertext. Save unchanged, or empty, to change nothing.".to_owned(),
     ];
     for object in objects {
-        header.push(format!(
-            "{}: new values are sealed to {}",
-            object.at,
-            object.sealed.spec.recipients.join(", ")
-        ));
+        header.push(format!("{}: new values are sealed to:", object.at));
+        for recipient in &object.sealed.spec.recipients {
+            let (line, vouched) = known.describe(recipient);
+            if !vouched {
+                eprintln!(
+                    "seal: warning: {}: new values will be sealed to {recipient}, which seal knows nothing of (not your identity, not in a .seal.yaml rule, not a cluster key seen before); check it before you save",
+                    object.at
+                );
+            }
+            header.push(format!("  {line}"));
+        }
     }
     let file = PrivateFile::create("seal-edit.yaml")
         .context("cannot create a private temporary file for the editor")?;

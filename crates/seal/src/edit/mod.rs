@@ -4,3 +4,4 @@
 pub mod buffer;
 pub mod editor;
 pub mod private_file;
+pub mod who;
