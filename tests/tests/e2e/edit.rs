@@ -535,3 +535,52 @@ fn a_recipient_nobody_vouches_for_is_named_before_saving() {
     );
     assert!(seen.contains("(your identity)"), "{seen}");
 }
+
+/// A file of two SealedSecrets: editing a key of the second leaves every byte of the
+/// first as it was, and the second's other key too.
+#[test]
+fn only_the_edited_object_of_a_file_changes() {
+    let s = Setup::new();
+    let d = s.path();
+    let plain = write(
+        d,
+        "plain.yaml",
+        &format!(
+            "{SECRET}---\n{}",
+            SECRET
+                .replace("name: db", "name: api")
+                .replace("c: three", "c: drei")
+        ),
+    );
+    run_in(
+        d,
+        "seal",
+        &["-R", &example_recipients(), &plain, "-w", "db.yaml"],
+        None,
+    )
+    .ok();
+    std::fs::remove_file(&plain).expect("removed");
+    let before = String::from_utf8(s.read("db.yaml")).expect("utf-8");
+    let editor = s.editor("sed -i 's/^  c: drei$/  c: DREI/' \"$1\"");
+    let run = s.edit_db(&editor);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("document 2: changed c"),
+        "{}",
+        run.stderr
+    );
+    let after = String::from_utf8(s.read("db.yaml")).expect("utf-8");
+    let first = |text: &str| text.split("\n---\n").next().expect("first").to_owned();
+    assert_eq!(
+        first(&after),
+        first(&before),
+        "the first object is untouched"
+    );
+    let changed: Vec<(&str, &str)> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1, "one line changes: {changed:?}");
+    assert!(changed[0].0.trim_start().starts_with("c: "));
+}

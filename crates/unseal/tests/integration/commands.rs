@@ -451,6 +451,18 @@ async fn retire_refuses_keys_in_use_and_keeps_them_in_the_backup(backend: Backen
     .await;
     assert!(!ok && err.contains("not confirmed"), "{err}");
     assert!(err.contains("WARNING"), "{err}");
+    // Asked to type the name, with nothing typed (no terminal, empty input): refused.
+    let (ok, _, err) = unseal_text(
+        &config,
+        &controller_ns,
+        &["keys", "retire", "seal-key-0001", "--force"],
+    )
+    .await;
+    assert!(
+        !ok && err.contains("Type the key's name (seal-key-0001)"),
+        "{err}"
+    );
+    assert!(err.contains("not confirmed"), "{err}");
     assert!(h.secret(&controller_ns, "seal-key-0001").await.is_some());
 
     let (ok, out, err) = unseal_text(
