@@ -12,7 +12,19 @@
 use std::path::Path;
 use std::process::Command;
 
+#[cfg(unix)]
 use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// Signals are a Unix matter; elsewhere there is nothing to catch.
+#[cfg(not(unix))]
+struct Signal;
+
+#[cfg(not(unix))]
+impl Signal {
+    fn poll_recv(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<()>> {
+        std::task::Poll::Pending
+    }
+}
 
 /// The editor command line, as the user configured it.
 pub fn configured() -> String {
@@ -65,6 +77,9 @@ impl Interrupts {
             .enable_io()
             .build()
             .map_err(EditorError::Signals)?;
+        #[cfg(not(unix))]
+        let signals = Vec::new();
+        #[cfg(unix)]
         let signals = {
             let _entered = runtime.enter();
             [
