@@ -22,11 +22,43 @@ pub struct PrivateFile {
 }
 
 impl PrivateFile {
-    /// Creates the private folder and the empty file `name` in it.
+    /// Creates the private folder and the empty file `name` in it, in the first of
+    /// `$XDG_RUNTIME_DIR`, `/dev/shm` and the system's temporary folder that is safe.
     pub fn create(name: &str) -> std::io::Result<Self> {
+        Self::create_in(&base_dirs(), name)
+    }
+
+    /// [`PrivateFile::create`] in the first safe folder of `bases`: one whose entries
+    /// nobody else can rename or replace (sticky, like /tmp and /dev/shm, or the user's
+    /// own and writable by nobody else). Otherwise whoever could write the folder could
+    /// swap the private folder for one of their own before the plaintext is written.
+    pub fn create_in(bases: &[PathBuf], name: &str) -> std::io::Result<Self> {
+        let mut last = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no safe folder for a private temporary file",
+        );
+        for base in bases {
+            match Self::try_create_in(base, name) {
+                Ok(file) => return Ok(file),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn try_create_in(base: &Path, name: &str) -> std::io::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("seal-edit-")
-            .tempdir_in(base_dir())?;
+            .tempdir_in(base)?;
+        if !is_safe_base(base, dir.path())? {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{}: others may rename what is in it; not used for plaintext",
+                    base.display()
+                ),
+            ));
+        }
         set_mode(dir.path(), 0o700)?;
         let path = dir.path().join(name);
         let mut options = OpenOptions::new();
@@ -78,20 +110,40 @@ impl Drop for PrivateFile {
     }
 }
 
-/// Where the private folder goes: `$XDG_RUNTIME_DIR` (per-user, memory-backed on
-/// systemd systems), else `/dev/shm`, else the system's temporary folder.
-fn base_dir() -> PathBuf {
+/// Where the private folder may go, best first: `$XDG_RUNTIME_DIR` (per-user,
+/// memory-backed on systemd systems), `/dev/shm`, the system's temporary folder.
+fn base_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os(RUNTIME_DIR_ENV).map(PathBuf::from)
         && dir.is_absolute()
         && dir.is_dir()
     {
-        return dir;
+        dirs.push(dir);
     }
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {
-        return shm.to_path_buf();
+        dirs.push(shm.to_path_buf());
     }
-    std::env::temp_dir()
+    dirs.push(std::env::temp_dir());
+    dirs
+}
+
+/// Whether nobody but the user can rename or replace entries of `base`: it is sticky,
+/// or it belongs to the user (the owner of `ours`, just made in it) and no one else may
+/// write it.
+#[cfg(unix)]
+fn is_safe_base(base: &Path, ours: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(base)?;
+    let me = std::fs::metadata(ours)?.uid();
+    let sticky = meta.mode() & 0o1000 != 0;
+    let others_write = meta.mode() & 0o022 != 0;
+    Ok(sticky || (meta.uid() == me && !others_write))
+}
+
+#[cfg(not(unix))]
+fn is_safe_base(_: &Path, _: &Path) -> std::io::Result<bool> {
+    Ok(true)
 }
 
 /// Opens `path` only when `lstat` says it is a regular file and the opened file is that
@@ -197,6 +249,38 @@ mod tests {
         assert_eq!(&*file.read().expect("reads"), b"password: hunter2\n");
         drop(file);
         assert!(!dir.exists(), "the private folder must be gone");
+    }
+
+    /// The attack: a runtime folder others may write (no sticky bit). Whoever can write
+    /// it could swap the private folder for one of their own; it is passed over.
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_others_may_write_is_passed_over() {
+        use std::os::unix::fs::PermissionsExt;
+        let open = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        let own = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(own.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+        let bases = [open.path().to_path_buf(), own.path().to_path_buf()];
+        let file = PrivateFile::create_in(&bases, "buffer.yaml").expect("created");
+        assert!(file.path().starts_with(own.path()), "{:?}", file.path());
+        assert_eq!(
+            std::fs::read_dir(open.path()).expect("lists").count(),
+            0,
+            "nothing left in the unsafe folder"
+        );
+        let err = PrivateFile::create_in(&bases[..1], "buffer.yaml")
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("others may rename"), "{err}");
+        let sticky = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(sticky.path(), std::fs::Permissions::from_mode(0o1777))
+            .expect("chmod");
+        let file = PrivateFile::create_in(&[sticky.path().to_path_buf()], "b.yaml")
+            .expect("sticky is fine");
+        drop(file);
     }
 
     /// The attack: the buffer swapped for a link to another file of the user's. Reading
