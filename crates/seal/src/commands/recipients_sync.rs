@@ -49,6 +49,12 @@ struct Planned {
 pub fn run(args: SyncArgs) -> anyhow::Result<()> {
     let (mut planned, objects) = plan(&args)?;
     let changes: usize = planned.iter().map(|p| p.changes.len()).sum();
+    if planned.is_empty() {
+        eprintln!(
+            "seal recipients sync: no SealedSecret here is covered by a .seal.yaml rule that lists recipients; nothing to do"
+        );
+        return Ok(());
+    }
     if changes == 0 {
         eprintln!(
             "seal recipients sync: {objects} SealedSecret(s) in {} file(s) already sealed to their rules' recipients",
