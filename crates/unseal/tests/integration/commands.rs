@@ -65,6 +65,8 @@ async fn run_serves_reconciles_and_exits_cleanly_on_sigterm(backend: Backend) {
         .env("UNSEAL_LISTEN", format!("127.0.0.1:{port}"))
         .env("UNSEAL_LEASE_RENEW_PERIOD", "100ms")
         .env("UNSEAL_LOG_FORMAT", "json")
+        // Through the binary too: only SealedSecrets with this label are this one's.
+        .env("UNSEAL_LABEL_SELECTOR", "e2e-controller=new")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
@@ -88,13 +90,26 @@ async fn run_serves_reconciles_and_exits_cleanly_on_sigterm(backend: Backend) {
     let (_, body) = http(&base, "GET", "/v1/recipients?format=text", b"").await;
     let mut recipients = seal_core::Recipients::new();
     recipients.add_file("response", &body).expect("recipients");
-    let sealed = seal(
+    let unlabelled = seal(
+        &plain(&apps, "other", &[("password", "never-logged-value")]),
+        &recipients,
+        &SealOptions::default(),
+    );
+    h.create(&unlabelled).await;
+    let mut sealed = seal(
         &plain(&apps, "db", &[("password", "never-logged-value")]),
         &recipients,
         &SealOptions::default(),
     );
+    sealed.metadata.labels = Some([("e2e-controller".to_owned(), "new".to_owned())].into());
     h.create(&sealed).await;
     wait_for("secret", async || h.secret(&apps, "db").await).await;
+    h.wait_observed(&apps, "db").await;
+    assert!(
+        h.secret(&apps, "other").await.is_none(),
+        "a SealedSecret without the label is left to another controller"
+    );
+    assert!(h.sealed(&apps, "other").await.expect("there")["status"].is_null());
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
