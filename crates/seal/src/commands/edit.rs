@@ -79,9 +79,6 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
     let Some(changed) = edit_loop(&shown, &objects, &opened, &known)? else {
         return Ok(());
     };
-    for object in &mut objects {
-        object.sealed = convert::for_git(&object.sealed);
-    }
     let mut report = Vec::new();
     let mut updated: Vec<SealedSecret> = objects.iter().map(|o| o.sealed.clone()).collect();
     for ((object, old), (new, target)) in objects
@@ -89,7 +86,11 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
         .zip(&opened)
         .zip(changed.iter().zip(&mut updated))
     {
-        if let Some(summary) = reseal(object, old, new, target)? {
+        // Only a changed object is rewritten (without server-side fields); the others
+        // stay exactly as they were.
+        let mut candidate = convert::for_git(&object.sealed);
+        if let Some(summary) = reseal(object, old, new, &mut candidate)? {
+            *target = candidate;
             report.push(summary);
         }
     }
