@@ -53,11 +53,44 @@ pub enum Command {
     Check(CheckArgs),
     /// Seal every plaintext Secret file under a folder that the .seal.yaml rules cover.
     Tree(TreeArgs),
+    /// Edit the values of a SealedSecret file in $VISUAL/$EDITOR (needs an identity).
+    Edit(EditArgs),
     /// Add or remove recipients of existing SealedSecret files, keeping their values.
     #[command(subcommand)]
     Recipients(RecipientsCommand),
     /// Install `seal check` as this Git repository's pre-commit hook.
     InstallHook(InstallHookArgs),
+    /// Print the shell completion script (or, with `kubectl`, the kubectl_complete-seal
+    /// script for `kubectl seal`).
+    Completion(CompletionArgs),
+}
+
+/// `seal completion`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  echo 'source <(seal completion bash)' >> ~/.bashrc\n  seal completion zsh > \"${fpath[1]}/_seal\"\n  seal completion fish > ~/.config/fish/completions/seal.fish\n  seal completion kubectl > ~/.local/bin/kubectl_complete-seal && chmod +x ~/.local/bin/kubectl_complete-seal"
+)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+/// Shells `seal completion` writes for.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+    /// Elvish.
+    Elvish,
+    /// `kubectl seal` (the kubectl_complete-seal script, for kubectl 1.26 and later).
+    Kubectl,
 }
 
 /// `seal tree`.
@@ -79,6 +112,24 @@ pub struct TreeArgs {
     pub recipients: RecipientArgs,
 }
 
+/// `seal edit`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The values open in $VISUAL, else $EDITOR, else vi, as a plain Secret manifest in a private\nfile (0600, in a private folder under $XDG_RUNTIME_DIR or /dev/shm) that is overwritten and\nremoved afterwards. Only the keys you change, add or remove are re-sealed, to the object's own\nrecipients; the others keep their exact ciphertext.\n\nExample:\n  seal edit -i ~/.config/seal/breakglass.key apps/db.sealed.yaml"
+)]
+pub struct EditArgs {
+    /// The SealedSecret file, re-written in place.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// An age identity file that opens the values; repeatable. Required: the cluster
+    /// never sends plaintext back.
+    #[arg(short = 'i', long = "identity", value_name = "PATH")]
+    pub identity: Vec<String>,
+    /// The rules file to use instead of the nearest `.seal.yaml` above FILE.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
 /// `seal recipients`.
 #[derive(Debug, Subcommand)]
 pub enum RecipientsCommand {
@@ -86,6 +137,38 @@ pub enum RecipientsCommand {
     Add(RetargetArgs),
     /// Stop sealing the values to these recipients.
     Remove(RetargetArgs),
+    /// Bring every SealedSecret under PATH to exactly the recipients its .seal.yaml rule
+    /// lists (after a rule gained or lost a cluster or a break-glass key).
+    Sync(SyncArgs),
+}
+
+/// `seal recipients sync`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Only objects whose recipients differ from their rule's are re-sealed; every other file\nstays byte for byte. Files are written only once every object is done.\n\nExamples:\n  seal recipients sync --check            # in CI: list the drift, exit 1 if any\n  seal recipients sync -i breakglass.key  # re-seal here with an identity\n  seal recipients sync prod/              # through the cluster's controller"
+)]
+pub struct SyncArgs {
+    /// Files or folders [default: the current folder].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write nothing; list the SealedSecrets whose recipients differ from their rule and
+    /// fail (exit 1) if there is any.
+    #[arg(long)]
+    pub check: bool,
+    /// Open the values with this identity file here instead of asking the cluster's
+    /// controller; repeatable.
+    #[arg(short = 'i', long = "identity", value_name = "PATH")]
+    pub identity: Vec<String>,
+    /// The rules file to use instead of the nearest `.seal.yaml` above each file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Through the controller (no -i): write the files even when it dropped recipients
+    /// it does not trust. Without it nothing is written and they are named.
+    #[arg(long)]
+    pub drop_untrusted: bool,
+    /// The cluster (without -i).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `seal recipients add|remove`.
@@ -135,17 +218,24 @@ pub struct FetchArgs {
     /// Write them to PATH atomically instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// What to write: the recipients file as the controller publishes it, or JSON for
+    /// scripts (`-o` names the file here, as it always has).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: InspectFormat,
     /// The cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
 
-/// `seal verify` and `seal reencrypt`.
+/// `seal verify`.
 #[derive(Debug, Args)]
 pub struct OnlineFilesArgs {
     /// SealedSecret files.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<String>,
+    /// Output format: a line per object, or a JSON array for scripts.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub format: InspectFormat,
     /// The cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -192,6 +282,9 @@ pub struct SealArgs {
     /// The rules file to use instead of the nearest `.seal.yaml` above each file.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Seal a Secret with no values (no data, no stringData) instead of refusing it.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -215,7 +308,9 @@ pub struct ClusterArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RecipientArgs {
     /// An age recipient (public key) to seal to; repeat for several clusters or a
-    /// break-glass key.
+    /// break-glass key. Where recipients come from, first that gives any: -r/-R, then
+    /// $SEAL_RECIPIENTS (age1… separated by commas or spaces) with $SEAL_RECIPIENTS_FILE
+    /// (a file as for -R), then the .seal.yaml rule, then the cluster's controller.
     #[arg(short = 'r', long = "recipient", value_name = "age1…")]
     pub recipient: Vec<String>,
     /// A file of age recipients, one per line (`#` comments); repeatable.
@@ -472,8 +567,59 @@ mod tests {
 
     use super::*;
 
+    /// The program the pages are for.
+    const PROGRAM: &str = "seal";
+
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// docs/man holds the pages clap_mangen makes from this command line, page for page.
+    /// `UPDATE_MAN_PAGES=1 cargo test -p PKG --lib man_pages` rewrites them.
+    #[test]
+    fn the_committed_man_pages_are_current() {
+        let made = tempfile::tempdir().expect("tempdir");
+        clap_mangen::generate_to(Cli::command(), made.path()).expect("pages made");
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man");
+        let ours = |name: &str| {
+            name.starts_with(&format!("{PROGRAM}.")) || name.starts_with(&format!("{PROGRAM}-"))
+        };
+        let list = |dir: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+            std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter_map(|e| {
+                            let name = e.file_name().to_string_lossy().into_owned();
+                            ours(&name).then(|| (name, std::fs::read(e.path()).unwrap_or_default()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (want, have) = (list(made.path()), list(&committed));
+        if std::env::var_os("UPDATE_MAN_PAGES").is_some() {
+            std::fs::create_dir_all(&committed).expect("docs/man");
+            for name in have.keys() {
+                std::fs::remove_file(committed.join(name)).expect("stale page removed");
+            }
+            for (name, bytes) in &want {
+                std::fs::write(committed.join(name), bytes).expect("page written");
+            }
+            return;
+        }
+        assert!(want.len() > 1, "pages for the subcommands too");
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            have.keys().collect::<Vec<_>>(),
+            "docs/man is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
+        );
+        for (name, bytes) in &want {
+            assert!(
+                have.get(name) == Some(bytes),
+                "docs/man/{name} is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
+            );
+        }
     }
 }

@@ -6,6 +6,8 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod complete;
+pub mod edit;
 pub mod output;
 pub mod repo;
 pub mod trust;
@@ -18,6 +20,18 @@ use clap::Parser;
 /// After a run that sealed to the public example key, says so once (on success only, so
 /// that a failure stays one line).
 pub fn run() -> ExitCode {
+    // kubectl's completion request (`seal __complete WORDS...`) is answered before clap
+    // parses anything: it is no command of its own, so no shell completion or man page
+    // shows it.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if args.get(1).map(String::as_str) == Some(complete::REQUEST) {
+        return match commands::completion::answer(&args[2..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        };
+    }
     let cli = cli::Cli::parse();
     match commands::dispatch(cli) {
         Ok(()) => {

@@ -38,6 +38,57 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Several files written as one step: each is staged as a complete temporary file beside
+/// its target, and only once every one of them is staged are they renamed into place. A
+/// failure while staging leaves every target as it was (the temporary files are removed
+/// when this is dropped).
+#[derive(Default)]
+pub struct StagedWrites {
+    staged: Vec<(std::path::PathBuf, tempfile::NamedTempFile)>,
+}
+
+impl StagedWrites {
+    /// Writes `bytes` (mode `mode`) to a temporary file beside `path`.
+    pub fn stage(&mut self, path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+        let shown = shown_path(path);
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut temp = tempfile::Builder::new()
+            .prefix(".seal-")
+            .tempfile_in(dir)
+            .with_context(|| format!("{shown}: cannot create a temporary file beside it"))?;
+        set_mode(temp.as_file(), mode)
+            .with_context(|| format!("{shown}: cannot set permissions"))?;
+        temp.write_all(bytes)
+            .and_then(|()| temp.as_file().sync_all())
+            .with_context(|| format!("{shown}: cannot write"))?;
+        self.staged.push((path.to_path_buf(), temp));
+        Ok(())
+    }
+
+    /// Renames every staged file into place.
+    pub fn commit(self) -> anyhow::Result<()> {
+        for (path, temp) in self.staged {
+            temp.persist(&path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot write: {}", shown_path(&path), e.error))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &std::fs::File, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Writes to standard output in one go.
 pub fn print(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -29,6 +29,15 @@ pub enum Command {
     Keys(KeysCommand),
     /// Print the SealedSecret CustomResourceDefinition generated from the Rust types.
     Crd,
+    /// Print the shell completion script.
+    #[command(
+        after_help = "Examples:\n  echo 'source <(unseal completion bash)' >> ~/.bashrc\n  unseal completion fish > ~/.config/fish/completions/unseal.fish"
+    )]
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Reaching the cluster from outside (kubeconfig) and finding the controller.
@@ -49,12 +58,56 @@ pub struct ClusterArgs {
 /// `unseal keys …`.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Each key: recipient, creation time, whether active, how many SealedSecrets use it.
-    List(ClusterArgs),
+    /// Each key: recipient, creation time, whether active, how many SealedSecrets and
+    /// values use it.
+    List(ListArgs),
+    /// Stop holding an old key nothing uses any more (it stays in the backup).
+    Retire(RetireArgs),
     /// Write every identity, age-encrypted to the given recipients (plaintext never written).
     Export(ExportArgs),
     /// Store identities from a backup or your own identity file as sealing keys.
     Import(ImportArgs),
+}
+
+/// `unseal keys list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub format: ListFormat,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `-o` values of `unseal keys list`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    /// A table for people.
+    Text,
+    /// A JSON array for scripts.
+    Json,
+}
+
+/// `unseal keys retire`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Refuses while a SealedSecret in the cluster is sealed to the key (naming them), when it is\nthe active key, and when the automatic backup (unseal-keys-backup, written when the controller\nruns with --backup-recipient) holds no copy of it. SealedSecrets in Git that are not applied\nin this cluster are not seen: check them with `seal check` first.\n\nExample:\n  unseal keys list\n  unseal keys retire seal-key-0001"
+)]
+pub struct RetireArgs {
+    /// The key: its Secret's name (seal-key-0001) or its recipient (age1…).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Retire it even though SealedSecrets still use it or no backup holds it: what was
+    /// sealed only to it no longer opens here. Asks to type the key's name.
+    #[arg(long)]
+    pub force: bool,
+    /// With --force: the key's name, instead of typing it when asked (for scripts).
+    #[arg(long, value_name = "NAME", requires = "force")]
+    pub confirm: Option<String>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `unseal keys export`.
@@ -100,6 +153,10 @@ pub struct RunArgs {
     /// Only reconcile SealedSecrets in these namespaces (repeat or comma-separate) [default: all].
     #[arg(long = "namespace", env = "UNSEAL_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
+    /// Only reconcile SealedSecrets matching this label selector (e.g. `seal.dev/controller=new`),
+    /// for two controllers side by side during a migration [default: all].
+    #[arg(long, env = "UNSEAL_LABEL_SELECTOR", value_name = "SELECTOR")]
+    pub label_selector: Option<String>,
     /// Renew the sealing key after this long (`0`: never), e.g. 720h, 30d.
     #[arg(long, env = "UNSEAL_KEY_RENEW_PERIOD", default_value = "720h", value_parser = parse_duration)]
     pub key_renew_period: Duration,
@@ -222,9 +279,60 @@ mod tests {
 
     use super::*;
 
+    /// The program the pages are for.
+    const PROGRAM: &str = "unseal";
+
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// docs/man holds the pages clap_mangen makes from this command line, page for page.
+    /// `UPDATE_MAN_PAGES=1 cargo test -p PKG --lib man_pages` rewrites them.
+    #[test]
+    fn the_committed_man_pages_are_current() {
+        let made = tempfile::tempdir().expect("tempdir");
+        clap_mangen::generate_to(Cli::command(), made.path()).expect("pages made");
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man");
+        let ours = |name: &str| {
+            name.starts_with(&format!("{PROGRAM}.")) || name.starts_with(&format!("{PROGRAM}-"))
+        };
+        let list = |dir: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+            std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter_map(|e| {
+                            let name = e.file_name().to_string_lossy().into_owned();
+                            ours(&name).then(|| (name, std::fs::read(e.path()).unwrap_or_default()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (want, have) = (list(made.path()), list(&committed));
+        if std::env::var_os("UPDATE_MAN_PAGES").is_some() {
+            std::fs::create_dir_all(&committed).expect("docs/man");
+            for name in have.keys() {
+                std::fs::remove_file(committed.join(name)).expect("stale page removed");
+            }
+            for (name, bytes) in &want {
+                std::fs::write(committed.join(name), bytes).expect("page written");
+            }
+            return;
+        }
+        assert!(want.len() > 1, "pages for the subcommands too");
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            have.keys().collect::<Vec<_>>(),
+            "docs/man is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
+        );
+        for (name, bytes) in &want {
+            assert!(
+                have.get(name) == Some(bytes),
+                "docs/man/{name} is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
+            );
+        }
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct Settings {
     pub namespace: String,
     /// Namespaces whose SealedSecrets are reconciled (empty: all).
     pub watch_namespaces: Vec<String>,
+    /// Only SealedSecrets matching this label selector are reconciled (`None`: all), so
+    /// that two controllers can run side by side during a migration.
+    pub label_selector: Option<String>,
     /// SealedSecrets reconciled at once.
     pub concurrency: u16,
     /// Key renewal period (`None`: never renew).
@@ -69,6 +72,7 @@ impl Settings {
         Self {
             namespace: namespace.to_owned(),
             watch_namespaces: Vec::new(),
+            label_selector: None,
             concurrency: 4,
             renew_period: Some(Duration::from_secs(720 * 3600)),
             key_check_every: Duration::from_secs(60),

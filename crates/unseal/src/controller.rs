@@ -1,4 +1,5 @@
-//! The kube-runtime `Controller` wiring: SealedSecrets in the watched namespaces, the
+//! The kube-runtime `Controller` wiring: SealedSecrets in the watched namespaces (those
+//! matching `--label-selector` when one is given), the
 //! Secrets they own and the Secrets they merge keys into, each through a label-selected
 //! watch only (no cluster-wide Secret cache), and a full re-sync whenever the keys change.
 //!
@@ -105,7 +106,11 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
         let (reader, writer) = reflector::store();
         let forgetting = ctx.clone();
         let known = reader.clone();
-        let sealed = watcher(sealed_api, watcher::Config::default())
+        let selected = match &ctx.settings.label_selector {
+            Some(selector) => watcher::Config::default().labels(selector),
+            None => watcher::Config::default(),
+        };
+        let sealed = watcher(sealed_api, selected)
             .default_backoff()
             .modify(slim)
             .reflect(writer)

@@ -411,3 +411,128 @@ async fn recipients_add_through_the_controller_takes_only_trusted_keys() {
         "{line}"
     );
 }
+
+/// `seal recipients sync` without `-i`: the controller adds the DR key the new rule
+/// lists (it trusts it) and refuses the stranger a later rule lists; nothing is written
+/// on refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_sync_through_the_controller_keeps_to_its_trust_rules() {
+    let dir = scratch();
+    let d = dir.path();
+    let keygen = |name: &str| {
+        run_in(d, "seal", &["keygen", "-o", name], None).ok();
+        let text = std::fs::read_to_string(d.join(name)).expect("identity");
+        text.lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .expect("public key")
+            .to_owned()
+    };
+    let dr = keygen("dr.key");
+    let stranger = keygen("stranger.key");
+    let c = Cluster::start_trusting(vec![dr.clone()]).await;
+    let active = c
+        .ctx
+        .keys
+        .current()
+        .active()
+        .expect("key")
+        .recipient
+        .clone();
+    std::fs::create_dir(d.join("apps")).expect("folder");
+    let rules = |recipients: &[&str]| {
+        std::fs::write(
+            d.join(".seal.yaml"),
+            format!(
+                "rules:\n  - path: 'apps/**'\n    recipients: [{}]\n",
+                recipients.join(", ")
+            ),
+        )
+        .expect("rules");
+    };
+    rules(&[&active]);
+    write(d, "db.yaml", SECRET);
+    c.run(d, "seal", &["db.yaml", "-w", "apps/db.sealed.yaml"], None)
+        .await
+        .ok();
+    rules(&[&active, &dr]);
+    c.run(d, "seal", &["recipients", "sync", "apps"], None)
+        .await
+        .ok();
+    let opened = run_in(
+        d,
+        "unseal",
+        &["recover", "-i", "dr.key", "apps/db.sealed.yaml"],
+        None,
+    )
+    .ok();
+    assert!(
+        opened.contains("b25saW5lLXZhbHVl"),
+        "the DR key opens it: {opened}"
+    );
+    c.run(d, "seal", &["recipients", "sync", "--check", "apps"], None)
+        .await
+        .ok();
+
+    rules(&[&active, &dr, &stranger]);
+    let before = std::fs::read(d.join("apps/db.sealed.yaml")).expect("sealed");
+    let line = c
+        .run(d, "seal", &["recipients", "sync", "apps"], None)
+        .await
+        .fails_with(1);
+    assert!(
+        line.contains("apps/db.sealed.yaml: document 1: not re-sealed"),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read(d.join("apps/db.sealed.yaml")).expect("sealed"),
+        before
+    );
+}
+
+/// `-o json` where a script wants it: verify gives one verdict per object (and still
+/// exits 3 when one does not open), fetch-recipients --format json the recipients, the
+/// active one first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_fetch_recipients_speak_json_for_scripts() {
+    let c = Cluster::start().await;
+    let dir = scratch();
+    let d = dir.path();
+    write(d, "db.yaml", SECRET);
+    c.run(d, "seal", &["db.yaml", "-w", "db.sealed.yaml"], None)
+        .await
+        .ok();
+    let good = std::fs::read_to_string(d.join("db.sealed.yaml")).expect("sealed");
+    write(
+        d,
+        "both.yaml",
+        &format!(
+            "{good}---\n{}",
+            good.replace("namespace: apps", "namespace: other")
+        ),
+    );
+    let run = c
+        .run(d, "seal", &["verify", "-o", "json", "both.yaml"], None)
+        .await;
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let verdicts: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(verdicts[0]["at"], "both.yaml: document 1");
+    assert_eq!(verdicts[0]["opens"], true);
+    assert_eq!(verdicts[1]["opens"], false);
+    assert_eq!(verdicts[1]["reason"], "ScopeMismatch");
+    assert!(!run.stdout.contains("online-value"));
+
+    let out = c
+        .run(d, "seal", &["fetch-recipients", "--format", "json"], None)
+        .await
+        .ok();
+    let fetched: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let active = c
+        .ctx
+        .keys
+        .current()
+        .active()
+        .expect("key")
+        .recipient
+        .clone();
+    assert_eq!(fetched["recipients"][0], active.as_str());
+}

@@ -98,7 +98,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
 /// Where the walk of `path` may follow symbolic links to folders: the Git work tree it is
 /// in, else the folder itself (a file's folder). `None` when it cannot be resolved (the
 /// walk then reports the path).
-fn confinement(path: &Path) -> Option<PathBuf> {
+pub(crate) fn confinement(path: &Path) -> Option<PathBuf> {
     let real = std::fs::canonicalize(path).ok()?;
     let folder = if real.is_dir() {
         real.clone()
@@ -114,7 +114,7 @@ fn confinement(path: &Path) -> Option<PathBuf> {
 
 /// The files Git would commit: inside a work tree, ignored files (local plaintext
 /// Secrets waiting for `seal tree`) are left out; outside one, all of them.
-fn committable(files: Vec<PathBuf>) -> Vec<PathBuf> {
+pub(crate) fn committable(files: Vec<PathBuf>) -> Vec<PathBuf> {
     let Some(first) = files.first() else {
         return files;
     };

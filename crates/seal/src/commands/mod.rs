@@ -2,6 +2,8 @@
 
 pub mod argocd_health;
 pub mod check;
+pub mod completion;
+pub mod edit;
 pub mod ingress;
 pub mod inspect;
 pub mod install_hook;
@@ -9,6 +11,7 @@ pub mod keygen;
 pub mod online;
 pub mod raw;
 pub mod recipients;
+pub mod recipients_sync;
 pub mod regcred;
 pub mod reseal_reply;
 pub mod seal;
@@ -48,8 +51,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reencrypt(args)) => online::reencrypt(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Tree(args)) => tree::run(args),
+        Some(Command::Edit(args)) => edit::run(args),
         Some(Command::Recipients(command)) => recipients::run(command),
         Some(Command::InstallHook(args)) => install_hook::run(args),
+        Some(Command::Completion(args)) => completion::run(args),
     }
 }
 
@@ -91,11 +96,16 @@ pub struct RecipientChoice<'a> {
 }
 
 impl<'a> RecipientChoice<'a> {
-    /// Reads `-r` and `-R` now; the cluster only when first needed.
+    /// Reads `-r` and `-R` now (or, without them, `SEAL_RECIPIENTS` and
+    /// `SEAL_RECIPIENTS_FILE`); the cluster only when first needed.
     pub fn new(args: &'a RecipientArgs) -> anyhow::Result<Self> {
+        let mut given = load_recipients_if_any(args)?;
+        if given.is_empty() {
+            given = recipients_from_env()?;
+        }
         Ok(Self {
             args,
-            given: load_recipients_if_any(args)?,
+            given,
             cluster: None,
             remembered: false,
         })
@@ -198,6 +208,35 @@ pub fn check_places(
             .map_err(anyhow::Error::msg)?;
     }
     Ok(())
+}
+
+/// The variable holding recipients (age1…, separated by commas or white space) for runs
+/// that give no `-r`/`-R`: CI runners with no kubeconfig and no recipients file.
+pub const RECIPIENTS_ENV: &str = "SEAL_RECIPIENTS";
+/// The variable naming a recipients file, as `-R` would.
+pub const RECIPIENTS_FILE_ENV: &str = "SEAL_RECIPIENTS_FILE";
+
+/// The recipients of `SEAL_RECIPIENTS` and `SEAL_RECIPIENTS_FILE` (both when both are
+/// set), possibly none. They stand where `-r`/`-R` stand: flags win over them, and they
+/// win over the `.seal.yaml` rules and the cluster.
+pub fn recipients_from_env() -> anyhow::Result<Recipients> {
+    let mut recipients = Recipients::new();
+    if let Ok(text) = std::env::var(RECIPIENTS_ENV) {
+        for item in text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            recipients.add_arg(RECIPIENTS_ENV, item)?;
+        }
+    }
+    if let Some(path) = std::env::var(RECIPIENTS_FILE_ENV)
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+    {
+        let text = files::read_input(&path).context(RECIPIENTS_FILE_ENV)?;
+        recipients.add_file(&format!("{path} ({RECIPIENTS_FILE_ENV})"), &text)?;
+    }
+    Ok(recipients)
 }
 
 /// The recipients from `-r` and `-R`, possibly none.

@@ -7,7 +7,7 @@ use anyhow::bail;
 use seal_core::documents::{self, Format};
 use seal_core::{SealedSecret, convert, files};
 
-use crate::cli::{FetchArgs, OnlineFilesArgs, ReencryptArgs};
+use crate::cli::{FetchArgs, InspectFormat, OnlineFilesArgs, ReencryptArgs};
 use crate::cluster::{self, Cluster};
 use crate::commands::reseal_reply;
 use crate::output;
@@ -27,10 +27,38 @@ pub fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     })?;
     let mut check = seal_core::Recipients::new();
     check.add_file("controller recipients", &text)?;
+    let text = match args.format {
+        InspectFormat::Text => text.to_string(),
+        InspectFormat::Json => {
+            // In the order published: the first is the active key.
+            let recipients: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
+            let value = serde_json::json!({ "recipients": recipients });
+            format!("{}\n", serde_json::to_string_pretty(&value)?)
+        }
+    };
     match &args.output {
         Some(path) => output::write_file(path, text.as_bytes(), 0o644),
         None => output::print(text.as_bytes()),
     }
+}
+
+/// One object's answer from verify, for `-o json`.
+#[derive(serde::Serialize)]
+struct Verdict {
+    /// File and document.
+    at: String,
+    /// Whether it opens in the cluster.
+    opens: bool,
+    /// Why not (the controller's reason, e.g. `ScopeMismatch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// The controller's message (never a value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 /// One SealedSecret of a file: where it stands, the object, and its rendering alone.
@@ -65,20 +93,43 @@ pub fn verify(args: OnlineFilesArgs) -> anyhow::Result<()> {
     cluster::block_on(async {
         let cluster = Cluster::connect(&args.cluster).await?;
         let mut refused = Vec::new();
+        let mut verdicts = Vec::new();
+        let text = args.format == InspectFormat::Text;
         for path in &args.files {
             for Sent { at, body, .. } in sealed_documents(path)?.0 {
                 let answer = cluster
                     .call("POST", "/v1/verify", body.into_bytes())
                     .await?;
                 match answer.status {
-                    200 => println!("{at}: opens"),
-                    400 | 422 => refused.push(format!("{at}: {}", cluster::refusal(&answer))),
+                    200 if text => println!("{at}: opens"),
+                    200 => verdicts.push(Verdict {
+                        at,
+                        opens: true,
+                        reason: None,
+                        message: None,
+                    }),
+                    400 | 422 => {
+                        refused.push(format!("{at}: {}", cluster::refusal(&answer)));
+                        let problem: serde_json::Value =
+                            serde_json::from_str(&answer.body).unwrap_or_default();
+                        verdicts.push(Verdict {
+                            at,
+                            opens: false,
+                            reason: Some(
+                                problem["reason"].as_str().unwrap_or("Refused").to_owned(),
+                            ),
+                            message: problem["message"].as_str().map(str::to_owned),
+                        });
+                    }
                     _ => bail!(
                         "{at}: the controller answered {}",
                         cluster::refusal(&answer)
                     ),
                 }
             }
+        }
+        if !text {
+            output::print(format!("{}\n", serde_json::to_string_pretty(&verdicts)?).as_bytes())?;
         }
         match refused.len() {
             0 => Ok(()),

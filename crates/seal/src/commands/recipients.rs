@@ -27,6 +27,7 @@ pub fn run(command: RecipientsCommand) -> anyhow::Result<()> {
     match command {
         RecipientsCommand::Add(args) => retarget(args, Direction::Add),
         RecipientsCommand::Remove(args) => retarget(args, Direction::Remove),
+        RecipientsCommand::Sync(args) => super::recipients_sync::run(args),
     }
 }
 
@@ -64,25 +65,14 @@ fn retarget(args: RetargetArgs, direction: Direction) -> anyhow::Result<()> {
     if args.identity.is_empty() {
         through_controller(&args, &given, direction, &mut loaded)?;
     } else {
-        let mut keys = KeyRing::new();
-        for path in &args.identity {
-            let text = files::read_input(path)?;
-            keys.add_file(files::display_name(path), &text)?;
-        }
+        let keys = identities(&args.identity)?;
         for file in &mut loaded {
             for (index, object) in file.objects.iter_mut().enumerate() {
                 let at = format!("{}: document {}", file.path, index + 1);
                 let Some(to) = target(&object.spec.recipients, &given, direction, &at)? else {
                     continue;
                 };
-                let plain = convert::open_sealed_secret(object, &keys)
-                    .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
-                let mut resealed = convert::for_git(object);
-                resealed.spec.recipients = to.to_strings();
-                resealed.spec.encrypted_data.clear();
-                convert::seal_into(&mut resealed, &plain, &to)
-                    .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
-                *object = resealed;
+                *object = reseal_here(object, &keys, &to, &at)?;
                 file.changed += 1;
             }
         }
@@ -128,16 +118,10 @@ fn through_controller(
     direction: Direction,
     loaded: &mut [Loaded],
 ) -> anyhow::Result<()> {
-    let param = match direction {
-        Direction::Add => "add",
-        Direction::Remove => "remove",
+    let (add, remove): (&[String], &[String]) = match direction {
+        Direction::Add => (given, &[]),
+        Direction::Remove => (&[], given),
     };
-    let removed: &[String] = match direction {
-        Direction::Add => &[],
-        Direction::Remove => given,
-    };
-    let query: Vec<String> = given.iter().map(|r| format!("{param}={r}")).collect();
-    let path = format!("/v1/reencrypt?{}", query.join("&"));
     cluster::block_on(async {
         let cluster = Cluster::connect(&args.recipients.cluster).await?;
         for file in loaded.iter_mut() {
@@ -146,17 +130,68 @@ fn through_controller(
                 if target(&object.spec.recipients, given, direction, &at)?.is_none() {
                     continue;
                 }
-                let body = documents::render(std::slice::from_ref(object), Format::Yaml)?;
-                let answer = cluster
-                    .call("POST", &path, body.as_bytes().to_vec())
-                    .await?;
-                if answer.status != 200 {
-                    bail!("{at}: not re-sealed: {}", cluster::refusal(&answer));
-                }
-                *object = reseal_reply::accept(&at, object, &answer, removed, args.drop_untrusted)?;
+                *object =
+                    reseal_there(&cluster, object, add, remove, args.drop_untrusted, &at).await?;
                 file.changed += 1;
             }
         }
         Ok(())
     })
+}
+
+/// The identities of the `-i` files.
+pub(crate) fn identities(paths: &[String]) -> anyhow::Result<KeyRing> {
+    let mut keys = KeyRing::new();
+    for path in paths {
+        let text = files::read_input(path)?;
+        keys.add_file(files::display_name(path), &text)?;
+    }
+    Ok(keys)
+}
+
+/// `object` re-sealed here to exactly `to`: every value opened with `keys` and sealed
+/// again with the same binding. `at` names the object in errors.
+pub(crate) fn reseal_here(
+    object: &SealedSecret,
+    keys: &KeyRing,
+    to: &Recipients,
+    at: &str,
+) -> anyhow::Result<SealedSecret> {
+    let plain =
+        convert::open_within_budget(object, keys).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+    let mut resealed = convert::for_git(object);
+    resealed.spec.recipients = to.to_strings();
+    resealed.spec.encrypted_data.clear();
+    convert::seal_into(&mut resealed, &plain, to).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+    Ok(resealed)
+}
+
+/// `object` re-sealed by the cluster's controller with `add` added and `remove` removed,
+/// the reply checked by [`reseal_reply::accept`] (plaintext never leaves the cluster).
+pub(crate) async fn reseal_there(
+    cluster: &Cluster,
+    object: &SealedSecret,
+    add: &[String],
+    remove: &[String],
+    drop_untrusted: bool,
+    at: &str,
+) -> anyhow::Result<SealedSecret> {
+    let query: Vec<String> = add
+        .iter()
+        .map(|r| format!("add={r}"))
+        .chain(remove.iter().map(|r| format!("remove={r}")))
+        .collect();
+    let path = if query.is_empty() {
+        "/v1/reencrypt".to_owned()
+    } else {
+        format!("/v1/reencrypt?{}", query.join("&"))
+    };
+    let body = documents::render(std::slice::from_ref(object), Format::Yaml)?;
+    let answer = cluster
+        .call("POST", &path, body.as_bytes().to_vec())
+        .await?;
+    if answer.status != 200 {
+        bail!("{at}: not re-sealed: {}", cluster::refusal(&answer));
+    }
+    reseal_reply::accept(at, object, &answer, remove, drop_untrusted)
 }

@@ -21,6 +21,13 @@ pub fn run(args: SealArgs) -> anyhow::Result<()> {
         bail!("no Secret manifests in the input");
     }
     let secrets = read_secrets(documents)?;
+    if !args.allow_empty
+        && let Some((at, _)) = secrets.iter().find(|(_, s)| s.data.is_empty())
+    {
+        bail!(
+            "{at}: data: no values (neither data nor stringData); a SealedSecret of it makes an empty Secret, which is usually a mistake (a key under the wrong field, a failed template); add --allow-empty if it is what you want"
+        );
+    }
     match &args.merge_into {
         Some(target) => merge_into(target, &secrets, &args),
         None => {

@@ -9,6 +9,9 @@ use serde_json::Value;
 
 use crate::repo::config::{RepoConfig, Rule};
 
+/// What `seal check` says when an object's recipients drift from its rule's.
+pub const SYNC_HINT: &str = "`seal recipients sync` re-seals it to the rule's recipients";
+
 /// One problem found, named by file and document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offence {
@@ -179,13 +182,13 @@ fn check_sealed(at: &str, value: Value, governing: Option<Governing<'_>>) -> Vec
             .collect();
         if !unlisted.is_empty() {
             found.push(offence(format!(
-                "sealed to {} which {source} does not list",
+                "sealed to {} which {source} does not list; {SYNC_HINT}",
                 join(&unlisted)
             )));
         }
         if !missing.is_empty() {
             found.push(offence(format!(
-                "not sealed to {} which {source} lists (it would not open there)",
+                "not sealed to {} which {source} lists (it would not open there); {SYNC_HINT}",
                 join(&missing)
             )));
         }

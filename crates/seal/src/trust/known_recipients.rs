@@ -154,6 +154,11 @@ impl KnownRecipients {
             .find(|c| c.context == context && c.server == server)
     }
 
+    /// Every context remembered, with the keys its cluster offered.
+    pub fn clusters(&self) -> &[KnownCluster] {
+        &self.clusters
+    }
+
     /// The other API servers `context` was seen pointing at.
     pub fn other_servers(&self, context: &str, server: &str) -> Vec<&str> {
         self.clusters

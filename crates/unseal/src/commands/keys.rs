@@ -5,48 +5,73 @@ use std::io::Read;
 use anyhow::{Context as _, bail};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
-use kube::api::ListParams;
 use seal_core::files::{self, Overwrite};
-use seal_core::{KeyRing, Recipients, SealedSecret};
+use seal_core::{KeyRing, Recipients};
 use zeroize::Zeroizing;
 
-use crate::cli::{ClusterArgs, ExportArgs, ImportArgs};
+use crate::cli::{ExportArgs, ImportArgs, ListArgs, ListFormat};
 use crate::clock;
+use crate::commands::key_usage;
 use crate::keys::lifecycle::RECIPIENTS_CONFIGMAP;
 use crate::keys::secrets::{self, StoredKey};
 use crate::keys::{KeySet, backup, registry};
 
-/// Prints each key and how many SealedSecrets still use it.
-pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
-    let client = super::client(&args).await?;
-    let api: Api<Secret> = Api::namespaced(client.clone(), &args.controller_namespace);
+/// One row of `unseal keys list`.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Row {
+    name: String,
+    recipient: String,
+    created: String,
+    /// `active`, `old` (opens, does not seal), `opens-only` (imported without
+    /// --activate), `missing` (its Secret is gone) or `retired`.
+    state: &'static str,
+    /// SealedSecrets sealed to it (`null` when they could not be listed).
+    sealed_secrets: Option<usize>,
+    /// Their values.
+    values: Option<usize>,
+}
+
+/// The registry of every key ever held, from the recipients ConfigMap.
+pub(crate) async fn read_registry(
+    maps: &Api<ConfigMap>,
+) -> kube::Result<(Option<ConfigMap>, Vec<registry::KnownKey>)> {
+    let map = maps.get_opt(RECIPIENTS_CONFIGMAP).await?;
+    let known = map
+        .as_ref()
+        .and_then(|m| m.data.as_ref())
+        .and_then(|d| d.get(registry::KNOWN_KEYS).map(|t| registry::parse(t)))
+        .unwrap_or_default();
+    Ok((map, known))
+}
+
+/// Prints each key and how many SealedSecrets and values still use it.
+pub async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let cluster = &args.cluster;
+    let client = super::client(cluster).await?;
+    let api: Api<Secret> = Api::namespaced(client.clone(), &cluster.controller_namespace);
     let stored = secrets::list(&api).await?;
     let (set, bad) = KeySet::from_secrets(&stored);
     for b in bad {
         eprintln!("unseal: warning: {b}");
     }
     if set.keys.is_empty() {
-        bail!("no sealing keys in namespace {}", args.controller_namespace);
+        bail!(
+            "no sealing keys in namespace {}",
+            cluster.controller_namespace
+        );
     }
-    let sealed: Api<SealedSecret> = Api::all(client.clone());
-    let usage = match sealed.list(&ListParams::default()).await {
-        Ok(list) => Some(list.items),
+    let usage = match key_usage::by_recipient(&client).await {
+        Ok(usage) => Some(usage),
         Err(e) => {
             eprintln!("unseal: warning: cannot list SealedSecrets ({e}); usage not shown");
             None
         }
     };
-    println!(
-        "{:<28} {:<64} {:<22} {:<7} USED BY",
-        "NAME", "RECIPIENT", "CREATED", "ACTIVE"
-    );
     let active_name = set.active().map(|k| k.name.clone());
-    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &args.controller_namespace);
-    let known = match maps.get_opt(RECIPIENTS_CONFIGMAP).await {
-        Ok(map) => map
-            .and_then(|m| m.data)
-            .and_then(|d| d.get(registry::KNOWN_KEYS).map(|t| registry::parse(t)))
-            .unwrap_or_default(),
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &cluster.controller_namespace);
+    let known = match read_registry(&maps).await {
+        Ok((_, known)) => known,
         Err(e) => {
             eprintln!(
                 "unseal: warning: cannot read the key registry ({e}); missing keys not shown"
@@ -56,33 +81,59 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
     };
     let held: Vec<registry::KnownKey> = set.keys.iter().map(registry::KnownKey::from).collect();
     let missing: Vec<&registry::KnownKey> = registry::missing(&known, &held);
-    let used_by = |recipient: &str| {
-        usage.as_ref().map_or("?".to_owned(), |items| {
-            items
-                .iter()
-                .filter(|s| s.spec.recipients.iter().any(|r| r == recipient))
-                .count()
-                .to_string()
-        })
+    let row = |name: &str, recipient: &str, created: String, state: &'static str| {
+        let used = usage
+            .as_ref()
+            .map(|u| u.get(recipient).cloned().unwrap_or_default());
+        Row {
+            name: name.to_owned(),
+            recipient: recipient.to_owned(),
+            created,
+            state,
+            sealed_secrets: used.as_ref().map(|u| u.objects.len()),
+            values: used.as_ref().map(|u| u.values),
+        }
     };
-    let row = |name: &str, recipient: &str, created: &str, state: &str| {
-        println!(
-            "{name:<28} {recipient:<64} {created:<22} {state:<7} {}",
-            used_by(recipient)
-        );
-    };
+    let mut rows = Vec::new();
     for key in &set.keys {
         let state = if Some(&key.name) == active_name.as_ref() {
-            "yes"
+            "active"
         } else if key.open_only {
-            "open"
+            "opens-only"
         } else {
-            "no"
+            "old"
         };
-        row(&key.name, &key.recipient, &key.created.to_string(), state);
+        rows.push(row(
+            &key.name,
+            &key.recipient,
+            key.created.to_string(),
+            state,
+        ));
     }
     for key in &missing {
-        row(&key.name, &key.recipient, &key.created, "MISSING");
+        rows.push(row(
+            &key.name,
+            &key.recipient,
+            key.created.clone(),
+            "missing",
+        ));
+    }
+    for key in known.iter().filter(|k| k.retired) {
+        if !held.iter().any(|h| h.recipient == key.recipient) {
+            rows.push(row(
+                &key.name,
+                &key.recipient,
+                key.created.clone(),
+                "retired",
+            ));
+        }
+    }
+    match args.format {
+        ListFormat::Json => {
+            let text = serde_json::to_string_pretty(&rows)?;
+            println!("{text}");
+        }
+        ListFormat::Text => print_table(&rows),
     }
     if !missing.is_empty() {
         eprintln!(
@@ -91,6 +142,33 @@ pub async fn list(args: ClusterArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The table for people (ACTIVE: yes, no, open, MISSING, retired).
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<28} {:<64} {:<22} {:<7} {:<7} VALUES",
+        "NAME", "RECIPIENT", "CREATED", "ACTIVE", "USED BY"
+    );
+    let number = |n: Option<usize>| n.map_or("?".to_owned(), |n| n.to_string());
+    for r in rows {
+        let state = match r.state {
+            "active" => "yes",
+            "old" => "no",
+            "opens-only" => "open",
+            "missing" => "MISSING",
+            other => other,
+        };
+        println!(
+            "{:<28} {:<64} {:<22} {:<7} {:<7} {}",
+            r.name,
+            r.recipient,
+            r.created,
+            state,
+            number(r.sealed_secrets),
+            number(r.values)
+        );
+    }
 }
 
 /// Writes all identities, age-encrypted, to a new file.
@@ -162,7 +240,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         );
     }
     let client = super::client(&args.cluster).await?;
-    let api: Api<Secret> = Api::namespaced(client, &args.cluster.controller_namespace);
+    let api: Api<Secret> = Api::namespaced(client.clone(), &args.cluster.controller_namespace);
     for key in &keys {
         let recipient = key.identity.to_public().to_string();
         let created = key.created.unwrap_or_else(clock::now);
@@ -181,6 +259,14 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             Some(name) => println!("imported {recipient} as {name} (opens only)"),
             None => println!("already held: {recipient}"),
         }
+    }
+    let maps: Api<ConfigMap> = Api::namespaced(client, &args.cluster.controller_namespace);
+    let recipients: Vec<String> = keys
+        .iter()
+        .map(|k| k.identity.to_public().to_string())
+        .collect();
+    if let Err(e) = super::retire::clear_marks(&maps, &recipients).await {
+        eprintln!("unseal: warning: {e:#}");
     }
     if args.activate.is_none() {
         eprintln!(

@@ -1,8 +1,10 @@
 //! One module per subcommand, and the cluster connection they share.
 
 pub mod crd;
+pub mod key_usage;
 pub mod keys;
 pub mod recover;
+pub mod retire;
 pub mod rotate;
 pub mod run;
 
@@ -16,9 +18,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Recover(args) => recover::run(args),
         Command::Crd => crd::run(),
+        Command::Completion { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "unseal", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Rotate(args) => runtime()?.block_on(rotate::run(args)),
         Command::Keys(KeysCommand::List(args)) => runtime()?.block_on(keys::list(args)),
+        Command::Keys(KeysCommand::Retire(args)) => runtime()?.block_on(retire::run(args)),
         Command::Keys(KeysCommand::Export(args)) => runtime()?.block_on(keys::export(args)),
         Command::Keys(KeysCommand::Import(args)) => runtime()?.block_on(keys::import(args)),
     }

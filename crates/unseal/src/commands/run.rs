@@ -22,6 +22,22 @@ fn init_logging(format: LogFormat) {
     };
 }
 
+/// A label selector as the API server takes it (`key=value`, `key!=value`, `key`,
+/// `!key`, `key in (a,b)`, comma-separated), checked for what it may hold so that a typo
+/// fails at start rather than in every watch.
+fn checked_selector(selector: &str) -> anyhow::Result<String> {
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '-' | '_' | '.' | '/' | '=' | '!' | ',' | '(' | ')' | ' ')
+    };
+    if !selector.chars().all(allowed) || selector.split(',').any(|part| part.trim().is_empty()) {
+        anyhow::bail!(
+            "--label-selector: not a label selector (key=value, key!=value, key, !key, key in (a,b), comma-separated)"
+        );
+    }
+    Ok(selector.to_owned())
+}
+
 /// Settings from the flags.
 pub fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
     let identity = args
@@ -40,6 +56,10 @@ pub fn settings(args: &RunArgs) -> anyhow::Result<Settings> {
         }
     }
     settings.watch_namespaces = namespaces;
+    settings.label_selector = match args.label_selector.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(selector) => Some(checked_selector(selector)?),
+    };
     settings.concurrency = args.concurrency.max(1);
     settings.renew_period =
         (args.key_renew_period > Duration::ZERO).then_some(args.key_renew_period);
@@ -128,5 +148,40 @@ mod tests {
         };
         let settings = settings(&args).expect("settings");
         assert_eq!(settings.watch_namespaces, ["apps", "team-b"]);
+    }
+}
+
+#[cfg(test)]
+mod selector_tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn selector(value: &str) -> anyhow::Result<Option<String>> {
+        let cli =
+            Cli::try_parse_from(["unseal", "run", "--label-selector", value]).expect("parses");
+        let Command::Run(args) = cli.command else {
+            panic!("not run");
+        };
+        settings(&args).map(|s| s.label_selector)
+    }
+
+    #[test]
+    fn label_selectors_are_taken_as_written_and_typos_refused() {
+        assert_eq!(
+            selector("seal.dev/controller=new")
+                .expect("fine")
+                .as_deref(),
+            Some("seal.dev/controller=new")
+        );
+        assert_eq!(
+            selector("team in (a,b),!legacy").expect("fine").as_deref(),
+            Some("team in (a,b),!legacy")
+        );
+        assert_eq!(selector("  ").expect("empty is none"), None);
+        for bad in ["team=a,,x", "team=a\nrole=b", "team:a"] {
+            assert!(selector(bad).is_err(), "{bad:?}");
+        }
     }
 }

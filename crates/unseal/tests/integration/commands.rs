@@ -19,6 +19,7 @@ scenarios! {
     both: [
         run_serves_reconciles_and_exits_cleanly_on_sigterm,
         rotate_list_export_and_import,
+        retire_refuses_keys_in_use_and_keeps_them_in_the_backup,
     ],
 }
 
@@ -64,6 +65,8 @@ async fn run_serves_reconciles_and_exits_cleanly_on_sigterm(backend: Backend) {
         .env("UNSEAL_LISTEN", format!("127.0.0.1:{port}"))
         .env("UNSEAL_LEASE_RENEW_PERIOD", "100ms")
         .env("UNSEAL_LOG_FORMAT", "json")
+        // Through the binary too: only SealedSecrets with this label are this one's.
+        .env("UNSEAL_LABEL_SELECTOR", "e2e-controller=new")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
@@ -87,13 +90,26 @@ async fn run_serves_reconciles_and_exits_cleanly_on_sigterm(backend: Backend) {
     let (_, body) = http(&base, "GET", "/v1/recipients?format=text", b"").await;
     let mut recipients = seal_core::Recipients::new();
     recipients.add_file("response", &body).expect("recipients");
-    let sealed = seal(
+    let unlabelled = seal(
+        &plain(&apps, "other", &[("password", "never-logged-value")]),
+        &recipients,
+        &SealOptions::default(),
+    );
+    h.create(&unlabelled).await;
+    let mut sealed = seal(
         &plain(&apps, "db", &[("password", "never-logged-value")]),
         &recipients,
         &SealOptions::default(),
     );
+    sealed.metadata.labels = Some([("e2e-controller".to_owned(), "new".to_owned())].into());
     h.create(&sealed).await;
     wait_for("secret", async || h.secret(&apps, "db").await).await;
+    h.wait_observed(&apps, "db").await;
+    assert!(
+        h.secret(&apps, "other").await.is_none(),
+        "a SealedSecret without the label is left to another controller"
+    );
+    assert!(h.sealed(&apps, "other").await.expect("there")["status"].is_null());
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -335,6 +351,214 @@ async fn rotate_list_export_and_import(backend: Backend) {
         h.ctx().keys.current().active().map(|k| k.recipient.clone()),
         "--activate age1… makes that key of the backup the sealing key again"
     );
+    h.stop().await;
+}
+
+/// Runs `unseal` and returns (success, stdout, stderr).
+async fn unseal_text(kubeconfig: &Path, namespace: &str, args: &[&str]) -> (bool, String, String) {
+    let out = unseal(kubeconfig, namespace, args).await;
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Whether the automatic backup holds this entry.
+async fn backup_has(h: &Harness, ns: &str, entry: &str) -> bool {
+    h.secret(ns, "unseal-keys-backup")
+        .await
+        .is_some_and(|b| b["data"][entry].is_string())
+}
+
+/// `unseal keys list -o json`, by key name.
+async fn key_rows(
+    kubeconfig: &Path,
+    namespace: &str,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let (ok, out, err) = unseal_text(kubeconfig, namespace, &["keys", "list", "-o", "json"]).await;
+    assert!(ok, "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).expect("a JSON array");
+    rows.into_iter()
+        .map(|r| (r["name"].as_str().expect("name").to_owned(), r))
+        .collect()
+}
+
+/// Three keys: seal-key-0001 used by one SealedSecret, seal-key-0002 by none,
+/// seal-key-0003 active. The active key and the used key are refused (the used one
+/// naming its user); the unused one is retired: its Secret deleted, its backup entry
+/// kept, the registry marking it retired so that the controller does not report it
+/// missing. --force retires the used one only when its name is typed back.
+async fn retire_refuses_keys_in_use_and_keeps_them_in_the_backup(backend: Backend) {
+    let offline = age::x25519::Identity::generate();
+    let mut backup_to = seal_core::Recipients::new();
+    backup_to.insert(offline.to_public());
+    let mut settings = fast_settings("replica-a");
+    settings.backup_to = Some(backup_to);
+    let h = Harness::start_with(backend, settings).await;
+    let (apps, controller_ns) = (h.ns("apps"), h.controller_ns());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = h.kubeconfig(dir.path(), false);
+    let r = h.recipients();
+    h.create(&seal(
+        &plain(&apps, "one", &[("k", "v"), ("l", "w")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    for _ in 0..2 {
+        let (ok, _, err) = unseal_text(&config, &controller_ns, &["rotate"]).await;
+        assert!(ok, "{err}");
+    }
+    for entry in [
+        "seal-key-0001.age",
+        "seal-key-0002.age",
+        "seal-key-0003.age",
+    ] {
+        wait_for(entry, async || {
+            backup_has(&h, &controller_ns, entry).await.then_some(())
+        })
+        .await;
+    }
+    let rows = key_rows(&config, &controller_ns).await;
+    assert_eq!(rows["seal-key-0001"]["state"], "old");
+    assert_eq!(rows["seal-key-0001"]["sealedSecrets"], 1);
+    assert_eq!(rows["seal-key-0001"]["values"], 2);
+    assert_eq!(rows["seal-key-0002"]["sealedSecrets"], 0);
+    assert_eq!(rows["seal-key-0003"]["state"], "active");
+    let old_recipient = rows["seal-key-0001"]["recipient"]
+        .as_str()
+        .expect("r")
+        .to_owned();
+    let unused_recipient = rows["seal-key-0002"]["recipient"]
+        .as_str()
+        .expect("r")
+        .to_owned();
+
+    let (ok, _, err) = unseal_text(
+        &config,
+        &controller_ns,
+        &["keys", "retire", "seal-key-0003"],
+    )
+    .await;
+    assert!(!ok && err.contains("is the active sealing key"), "{err}");
+    let (ok, _, err) =
+        unseal_text(&config, &controller_ns, &["keys", "retire", &old_recipient]).await;
+    assert!(!ok, "a key in use is refused");
+    assert!(
+        err.contains(&format!(
+            "still opens 1 SealedSecret(s) with 2 value(s): {apps}/one"
+        )) && err.contains("nothing retired"),
+        "{err}"
+    );
+    let (ok, _, err) = unseal_text(
+        &config,
+        &controller_ns,
+        &[
+            "keys",
+            "retire",
+            "seal-key-0001",
+            "--force",
+            "--confirm",
+            "seal-key-0002",
+        ],
+    )
+    .await;
+    assert!(!ok && err.contains("not confirmed"), "{err}");
+    assert!(err.contains("WARNING"), "{err}");
+    // Asked to type the name, with nothing typed (no terminal, empty input): refused.
+    let (ok, _, err) = unseal_text(
+        &config,
+        &controller_ns,
+        &["keys", "retire", "seal-key-0001", "--force"],
+    )
+    .await;
+    assert!(
+        !ok && err.contains("Type the key's name (seal-key-0001)"),
+        "{err}"
+    );
+    assert!(err.contains("not confirmed"), "{err}");
+    assert!(h.secret(&controller_ns, "seal-key-0001").await.is_some());
+
+    let (ok, out, err) = unseal_text(
+        &config,
+        &controller_ns,
+        &["keys", "retire", "seal-key-0002"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("retired seal-key-0002 ({unused_recipient})")),
+        "{out}"
+    );
+    assert!(h.secret(&controller_ns, "seal-key-0002").await.is_none());
+    assert!(
+        backup_has(&h, &controller_ns, "seal-key-0002.age").await,
+        "the backup keeps it"
+    );
+    // The controller lets go of it and publishes without it: not missing, no warning.
+    let ctx = h.ctx().clone();
+    wait_for("the controller drops the key", async || {
+        (!ctx
+            .keys
+            .current()
+            .keys
+            .iter()
+            .any(|k| k.name == "seal-key-0002"))
+        .then_some(())
+    })
+    .await;
+    wait_for("published without it", async || {
+        let map = h.config_map(&controller_ns, "unseal-recipients").await?;
+        let all = map["data"]["all-recipients.txt"].as_str()?.to_owned();
+        (!all.contains(&unused_recipient)).then_some(())
+    })
+    .await;
+    let map = h
+        .config_map(&controller_ns, "unseal-recipients")
+        .await
+        .expect("map");
+    let registry = map["data"]["known-keys"].as_str().expect("registry");
+    assert!(
+        registry
+            .lines()
+            .any(|l| l.starts_with("seal-key-0002 ") && l.ends_with(" retired")),
+        "{registry}"
+    );
+    assert!(h.ctx().keys.missing().is_empty());
+    assert_eq!(h.warnings(&controller_ns, "KeyMissing").await, 0);
+    let rows = key_rows(&config, &controller_ns).await;
+    assert_eq!(rows["seal-key-0002"]["state"], "retired");
+    let (ok, _, err) = unseal_text(
+        &config,
+        &controller_ns,
+        &["keys", "retire", "seal-key-0002"],
+    )
+    .await;
+    assert!(!ok && err.contains("already retired"), "{err}");
+
+    // The emergency: by force, with the name typed back.
+    let (ok, _, err) = unseal_text(
+        &config,
+        &controller_ns,
+        &[
+            "keys",
+            "retire",
+            "seal-key-0001",
+            "--force",
+            "--confirm",
+            "seal-key-0001",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!(
+            "WARNING:   seal-key-0001 ({old_recipient}) still opens"
+        )),
+        "{err}"
+    );
+    assert!(h.secret(&controller_ns, "seal-key-0001").await.is_none());
     h.stop().await;
 }
 

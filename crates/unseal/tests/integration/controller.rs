@@ -29,7 +29,60 @@ scenarios! {
         a_steady_cluster_costs_no_writes,
         cluster_scoped_values_open_in_any_namespace,
         a_backup_recipient_gets_a_fresh_encrypted_backup_after_each_new_key,
+        a_label_selector_limits_the_controller_to_the_labelled_sealed_secrets,
     ],
+}
+
+/// `--label-selector team=a`: the labelled SealedSecret is unsealed; the one created
+/// before it without the label gets neither a Secret nor a status (it belongs to the
+/// other controller of a migration), and the SealedSecret watch asked for the label.
+async fn a_label_selector_limits_the_controller_to_the_labelled_sealed_secrets(backend: Backend) {
+    let mut settings = fast_settings("replica-a");
+    settings.label_selector = Some("team=a".to_owned());
+    let h = Harness::start_with(backend, settings).await;
+    let apps = h.ns("apps");
+    let r = h.recipients();
+    h.create(&seal(
+        &plain(&apps, "other", &[("k", "v")]),
+        &r,
+        &SealOptions::default(),
+    ))
+    .await;
+    let mut mine = seal(
+        &plain(&apps, "mine", &[("k", "v")]),
+        &r,
+        &SealOptions::default(),
+    );
+    mine.metadata.labels = Some([("team".to_owned(), "a".to_owned())].into());
+    h.create(&mine).await;
+    h.wait_reason(&apps, "mine", "Unsealed").await;
+    assert!(h.secret(&apps, "mine").await.is_some());
+    assert!(
+        h.secret(&apps, "other").await.is_none(),
+        "not ours to unseal"
+    );
+    let other = h.sealed(&apps, "other").await.expect("still there");
+    assert!(other["status"].is_null(), "no status written: {other}");
+    // Lists and watches of the collection (not reads of one object by name).
+    let collection: Vec<String> = h
+        .log()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.path)
+        .filter(|p| {
+            p.split('?')
+                .next()
+                .is_some_and(|p| p.ends_with("/sealedsecrets"))
+        })
+        .collect();
+    assert!(!collection.is_empty(), "the controller lists SealedSecrets");
+    assert!(
+        collection
+            .iter()
+            .all(|p| p.contains("labelSelector=team%3Da")),
+        "every list and watch asks for the label: {collection:?}"
+    );
+    h.stop().await;
 }
 
 fn secrets(h: &Harness, ns: &str) -> Api<Secret> {
