@@ -5,6 +5,7 @@
 //! the small file helpers in [`files`], so this crate is fast to test.
 
 pub mod binding;
+pub mod bitnami;
 pub mod ciphertext;
 pub mod convert;
 pub mod documents;

@@ -1,0 +1,193 @@
+//! One bitnami sealed value: `u16` big-endian length of the RSA block, the RSA-OAEP
+//! (SHA-256, the scope's label) encryption of a 32-byte session key, then the value
+//! under AES-256-GCM with that key and a zero nonce. No key id is in the value, so every
+//! key whose modulus has the block's length is tried.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use rsa::Oaep;
+use rsa::traits::PublicKeyParts;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::keys::BitnamiKeys;
+use crate::secret_bytes::SecretBytes;
+
+/// The largest sealed value read (decoded bytes): a whole Secret is at most 1 MiB, so a
+/// value beyond that cannot have come from a Secret.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024 + 4096;
+
+/// Length of the session key.
+const SESSION_KEY_BYTES: usize = 32;
+/// Length of the AES-GCM tag.
+const TAG_BYTES: usize = 16;
+
+/// Why a bitnami value did not open. The messages never include the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// Not base64 (standard alphabet).
+    #[error("not base64")]
+    NotBase64,
+    /// Larger than any Secret can hold.
+    #[error("larger than a Secret can hold ({0} bytes)")]
+    TooLarge(usize),
+    /// Too short for the length prefix, the RSA block it announces and a GCM tag.
+    #[error("too short for a sealed-secrets value")]
+    TooShort,
+    /// The RSA block's length fits none of the keys.
+    #[error("its RSA block is {0} bytes, which fits none of the given keys")]
+    NoKeyOfThatSize(usize),
+    /// No key opened it: another cluster's key, another scope, namespace or name, or a
+    /// tampered value.
+    #[error(
+        "no given key opens it (sealed with another key, for another namespace, name or scope, or tampered with)"
+    )]
+    NoKeyOpens,
+}
+
+/// Opens a base64 sealed value bound to `label` with any of `keys`.
+pub fn open_base64(
+    keys: &BitnamiKeys,
+    text: &str,
+    label: &[u8],
+) -> Result<SecretBytes, FormatError> {
+    // A base64 text of more than 4/3 of the limit cannot decode within it.
+    if text.len() > MAX_VALUE_BYTES / 3 * 4 + 8 {
+        return Err(FormatError::TooLarge(text.len() / 4 * 3));
+    }
+    use base64::Engine as _;
+    let bytes = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| FormatError::NotBase64)?,
+    );
+    open(keys, &bytes, label)
+}
+
+/// Opens a sealed value (raw bytes) bound to `label` with any of `keys`.
+pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretBytes, FormatError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(FormatError::TooLarge(value.len()));
+    }
+    let Some((prefix, rest)) = value.split_first_chunk::<2>() else {
+        return Err(FormatError::TooShort);
+    };
+    let rsa_len = usize::from(u16::from_be_bytes(*prefix));
+    if rest.len() < rsa_len + TAG_BYTES {
+        return Err(FormatError::TooShort);
+    }
+    let (rsa_block, sealed) = rest.split_at(rsa_len);
+    let mut fitting = keys.iter().filter(|k| k.size() == rsa_len).peekable();
+    if fitting.peek().is_none() {
+        return Err(FormatError::NoKeyOfThatSize(rsa_len));
+    }
+    // The label is bytes in Go; the rsa crate takes it as a string. Names and namespaces
+    // are ASCII, so a label that is not UTF-8 cannot be one bitnami made.
+    let label = std::str::from_utf8(label).map_err(|_| FormatError::NoKeyOpens)?;
+    for key in fitting {
+        let Ok(session) = key.decrypt(Oaep::new_with_label::<Sha256, _>(label), rsa_block) else {
+            continue;
+        };
+        let session = Zeroizing::new(session);
+        if session.len() != SESSION_KEY_BYTES {
+            continue;
+        }
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&session));
+        if let Ok(plain) = cipher.decrypt(Nonce::from_slice(&[0u8; 12]), sealed) {
+            return Ok(SecretBytes::new(plain));
+        }
+    }
+    Err(FormatError::NoKeyOpens)
+}
+
+/// Seals a value the way kubeseal does. Only for tests that need a value kubeseal would
+/// not make (kubeseal itself is used wherever it can be).
+#[cfg(test)]
+pub fn seal_for_test(key: &rsa::RsaPublicKey, value: &[u8], label: &str) -> Vec<u8> {
+    let mut rng = rand::rngs::OsRng;
+    let mut session = [0u8; SESSION_KEY_BYTES];
+    rand::RngCore::fill_bytes(&mut rng, &mut session);
+    let block = key
+        .encrypt(&mut rng, Oaep::new_with_label::<Sha256, _>(label), &session)
+        .expect("encrypts");
+    let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&session));
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&[0u8; 12]), value)
+        .expect("seals");
+    let mut out = u16::try_from(block.len())
+        .expect("fits")
+        .to_be_bytes()
+        .to_vec();
+    out.extend(block);
+    out.extend(sealed);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitnami::keys::tests::test_keys;
+
+    #[test]
+    fn a_value_opens_with_its_label_only() {
+        let keys = test_keys();
+        let public = keys.iter().next().expect("a key").to_public_key();
+        let sealed = seal_for_test(&public, b"\x00\xffbin", "ns/db");
+        assert_eq!(
+            open(&keys, &sealed, b"ns/db").expect("opens").expose(),
+            b"\x00\xffbin"
+        );
+        assert_eq!(
+            open(&keys, &sealed, b"ns/other"),
+            Err(FormatError::NoKeyOpens)
+        );
+        assert_eq!(open(&keys, &sealed, b""), Err(FormatError::NoKeyOpens));
+    }
+
+    #[test]
+    fn tampered_values_fail() {
+        let keys = test_keys();
+        let public = keys.iter().next().expect("a key").to_public_key();
+        let sealed = seal_for_test(&public, b"value", "");
+        for at in [5, sealed.len() - 1, sealed.len() - 20] {
+            let mut bad = sealed.clone();
+            bad[at] ^= 1;
+            assert_eq!(
+                open(&keys, &bad, b""),
+                Err(FormatError::NoKeyOpens),
+                "byte {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn crafted_lengths_fail_before_any_rsa() {
+        let keys = test_keys();
+        assert_eq!(open(&keys, &[], b""), Err(FormatError::TooShort));
+        assert_eq!(
+            open(&keys, &[0xff, 0xff, 1, 2, 3], b""),
+            Err(FormatError::TooShort)
+        );
+        let mut odd = vec![0x00, 0x10];
+        odd.extend([7u8; 64]);
+        assert_eq!(
+            open(&keys, &odd, b""),
+            Err(FormatError::NoKeyOfThatSize(16))
+        );
+        let huge = vec![0u8; MAX_VALUE_BYTES + 1];
+        assert!(matches!(
+            open(&keys, &huge, b""),
+            Err(FormatError::TooLarge(_))
+        ));
+        let huge_text = "A".repeat(MAX_VALUE_BYTES * 2);
+        assert!(matches!(
+            open_base64(&keys, &huge_text, b""),
+            Err(FormatError::TooLarge(_))
+        ));
+        assert_eq!(
+            open_base64(&keys, "not base64!", b""),
+            Err(FormatError::NotBase64)
+        );
+    }
+}

@@ -1,0 +1,252 @@
+//! bitnami sealed-secrets' private keys, as the user hands them to `seal migrate
+//! --sealed-secrets-keys`: PEM (`RSA PRIVATE KEY` as the controller writes it, or
+//! `PRIVATE KEY`), or the key Secrets as `kubectl get secret -o yaml` prints them (one or
+//! several documents, `v1/List` included), each `kubernetes.io/tls` with the PEM in
+//! `data.tls.key`.
+
+use base64::Engine as _;
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::documents;
+use crate::error::Error;
+
+/// The smallest and largest RSA keys accepted (bitnami makes 4096-bit keys by default).
+const MIN_BITS: usize = 2048;
+const MAX_BITS: usize = 8192;
+
+/// The bitnami private keys given; every one is tried on every value.
+#[derive(Default)]
+pub struct BitnamiKeys {
+    keys: Vec<RsaPrivateKey>,
+}
+
+impl std::fmt::Debug for BitnamiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BitnamiKeys({} keys)", self.keys.len())
+    }
+}
+
+impl BitnamiKeys {
+    /// No keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The keys.
+    pub fn iter(&self) -> impl Iterator<Item = &RsaPrivateKey> {
+        self.keys.iter()
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Adds every key of a file's text (`file` names it in errors); returns how many.
+    /// A file with no key at all is an error; no error ever shows the file's content.
+    pub fn add_file(&mut self, file: &str, text: &str) -> Result<usize, Error> {
+        let before = self.keys.len();
+        let added = self.add_file_keys(file, text);
+        if added.is_err() {
+            self.keys.truncate(before);
+        }
+        added
+    }
+
+    fn add_file_keys(&mut self, file: &str, text: &str) -> Result<usize, Error> {
+        let input = |problem: String| Error::Input {
+            file: file.to_owned(),
+            problem,
+        };
+        let before = self.keys.len();
+        if text.trim_start().starts_with("-----BEGIN") {
+            self.add_pem(text).map_err(input)?;
+        } else {
+            for doc in documents::parse(file, text).map_err(|_| {
+                input("neither PEM nor YAML/JSON key Secrets (kubectl get secret -o yaml)".into())
+            })? {
+                let pem = tls_key_of(&doc.value).map_err(|p| Error::Field {
+                    at: doc.at.clone(),
+                    field: p.0.to_owned(),
+                    problem: p.1,
+                })?;
+                let pem = std::str::from_utf8(&pem).map_err(|_| Error::Field {
+                    at: doc.at.clone(),
+                    field: "data.tls.key".into(),
+                    problem: "not PEM text".into(),
+                })?;
+                self.add_pem(pem).map_err(|problem| Error::Field {
+                    at: doc.at.clone(),
+                    field: "data.tls.key".into(),
+                    problem,
+                })?;
+            }
+        }
+        match self.keys.len() - before {
+            0 => Err(input("no private key in it".into())),
+            n => Ok(n),
+        }
+    }
+
+    /// Adds the private keys of PEM text (certificates beside them are skipped).
+    fn add_pem(&mut self, text: &str) -> Result<(), String> {
+        let mut rest = text;
+        let mut found = 0;
+        while let Some(start) = rest.find("-----BEGIN ") {
+            let block = &rest[start..];
+            let label_end = block[11..]
+                .find("-----")
+                .map(|i| i + 11)
+                .ok_or("a PEM header is not closed")?;
+            let label = &block[11..label_end];
+            let end_marker = format!("-----END {label}-----");
+            let end = block
+                .find(&end_marker)
+                .ok_or_else(|| format!("a PEM {} block has no end", shown_label(label)))?
+                + end_marker.len();
+            let pem = Zeroizing::new(block[..end].to_owned());
+            let key = match label {
+                "RSA PRIVATE KEY" => Some(RsaPrivateKey::from_pkcs1_pem(&pem)),
+                "PRIVATE KEY" => {
+                    Some(RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|_| rsa::pkcs1::Error::Crypto))
+                }
+                "CERTIFICATE" | "PUBLIC KEY" | "RSA PUBLIC KEY" => None,
+                other => {
+                    return Err(format!(
+                        "a PEM {} block is not an RSA private key",
+                        shown_label(other)
+                    ));
+                }
+            };
+            if let Some(key) = key {
+                let key =
+                    key.map_err(|_| format!("a PEM {label} block is not a valid RSA private key"))?;
+                let bits = key.size() * 8;
+                if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+                    return Err(format!(
+                        "an RSA key of {bits} bits (expected {MIN_BITS} to {MAX_BITS})"
+                    ));
+                }
+                self.keys.push(key);
+                found += 1;
+            }
+            rest = &block[end..];
+        }
+        if found == 0 {
+            return Err("no RSA private key in it".into());
+        }
+        Ok(())
+    }
+}
+
+/// A PEM label as shown in a message: only if it is short plain text.
+fn shown_label(label: &str) -> String {
+    if label.len() <= 40 && label.chars().all(|c| c.is_ascii_uppercase() || c == ' ') {
+        label.to_owned()
+    } else {
+        "(unreadable label)".to_owned()
+    }
+}
+
+/// The PEM bytes in a key Secret's `data.tls.key`, or the field and problem.
+fn tls_key_of(value: &Value) -> Result<Zeroizing<Vec<u8>>, (&'static str, String)> {
+    if value.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return Err((
+            "kind",
+            "expected a Secret holding a sealed-secrets key".into(),
+        ));
+    }
+    let Some(text) = value.pointer("/data/tls.key").and_then(Value::as_str) else {
+        return Err((
+            "data.tls.key",
+            "missing (not a sealed-secrets key Secret)".into(),
+        ));
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map(Zeroizing::new)
+        .map_err(|_| ("data.tls.key", "not base64".into()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The throw-away key of keys-example/ (published on purpose).
+    pub(crate) const TEST_KEY: &str = include_str!("../../../../keys-example/sealed-secrets.key");
+    const TEST_CERT: &str = include_str!("../../../../keys-example/sealed-secrets.crt");
+
+    pub(crate) fn test_keys() -> BitnamiKeys {
+        let mut keys = BitnamiKeys::new();
+        keys.add_file("test.key", TEST_KEY)
+            .expect("the test key reads");
+        keys
+    }
+
+    fn key_secret(pem: &str) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(pem);
+        format!(
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  type: kubernetes.io/tls\n  metadata:\n    name: sealed-secrets-key1\n    namespace: kube-system\n  data:\n    tls.crt: ''\n    tls.key: {b64}\n"
+        )
+    }
+
+    #[test]
+    fn pem_and_key_secrets_read() {
+        let mut keys = BitnamiKeys::new();
+        let with_cert = format!("{TEST_KEY}{TEST_CERT}");
+        assert_eq!(keys.add_file("k.pem", &with_cert).expect("PEM"), 1);
+        assert_eq!(
+            keys.add_file("keys.yaml", &key_secret(TEST_KEY))
+                .expect("List"),
+            1
+        );
+        assert_eq!(keys.len(), 2);
+    }
+
+    /// An attacker's (or a mistaken) key file: nothing in it is taken, and no message
+    /// shows its content.
+    #[test]
+    fn files_that_are_not_keys_are_refused_without_showing_them() {
+        let cases = [
+            ("cert.pem", TEST_CERT.to_owned()),
+            ("age.txt", "AGE-SECRET-KEY-1QQQQ\n".to_owned()),
+            (
+                "secret.yaml",
+                "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {password: c2VjcmV0}\n"
+                    .to_owned(),
+            ),
+            (
+                "bad-pem.yaml",
+                key_secret(
+                    "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0\n-----END RSA PRIVATE KEY-----\n",
+                ),
+            ),
+            ("truncated.pem", TEST_KEY[..TEST_KEY.len() / 2].to_owned()),
+            (
+                "ec.pem",
+                "-----BEGIN EC PRIVATE KEY-----\nc2VjcmV0\n-----END EC PRIVATE KEY-----\n"
+                    .to_owned(),
+            ),
+        ];
+        for (file, text) in cases {
+            let mut keys = BitnamiKeys::new();
+            let error = keys.add_file(file, &text).expect_err(file).to_string();
+            assert!(error.starts_with(file), "{error}");
+            assert!(
+                !error.contains("c2VjcmV0") && !error.contains("QQQQ") && !error.contains("MII"),
+                "{error}"
+            );
+            assert!(keys.is_empty(), "{file}");
+        }
+    }
+}
