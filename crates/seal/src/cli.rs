@@ -55,6 +55,8 @@ pub enum Command {
     Tree(TreeArgs),
     /// Edit the values of a SealedSecret file in $VISUAL/$EDITOR (needs an identity).
     Edit(EditArgs),
+    /// Convert bitnami sealed-secrets SealedSecrets (bitnami.com/v1alpha1) to seal's.
+    Migrate(MigrateArgs),
     /// Add or remove recipients of existing SealedSecret files, keeping their values.
     #[command(subcommand)]
     Recipients(RecipientsCommand),
@@ -188,6 +190,37 @@ pub struct RetargetArgs {
     /// The recipients to add or remove (and the cluster, without -i).
     #[command(flatten)]
     pub recipients: RecipientArgs,
+}
+
+/// `seal migrate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The values are opened here with the bitnami keys and sealed to the recipients; scope,\ntemplate labels, annotations, type and immutability are kept, and each object is marked\nseal.dev/migrated-from so that the controller takes its Secret over without a gap. Nothing\nis written unless every object of every file converted. See docs/MIGRATING.md.\n\nExamples:\n  kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml > keys.yaml\n  seal migrate --sealed-secrets-keys keys.yaml --beside apps/\n  seal migrate --sealed-secrets-keys tls.key -R prod.txt db-sealed.yaml -w db.seal.yaml"
+)]
+pub struct MigrateArgs {
+    /// Files or folders holding bitnami SealedSecrets (other documents are skipped).
+    #[arg(value_name = "FILE|DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// bitnami's private keys: PEM, or the key Secrets as `kubectl get secret -o yaml`
+    /// prints them (v1/List included); repeatable. Every key is tried on every value.
+    #[arg(long = "sealed-secrets-keys", value_name = "PATH", required = true)]
+    pub sealed_secrets_keys: Vec<String>,
+    /// Namespace for SealedSecrets whose manifest has none.
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Write `NAME.seal.EXT` next to each `NAME.EXT` that holds bitnami SealedSecrets
+    /// (refused when it exists), instead of standard output.
+    #[arg(long, conflicts_with = "write")]
+    pub beside: bool,
+    /// The rules file to use instead of the nearest `.seal.yaml` above each file.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Where to seal to.
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `seal install-hook`.

@@ -15,6 +15,7 @@ mod generators_real;
 mod hostile_repo;
 mod krew;
 mod merge;
+mod migrate;
 mod online;
 mod readme;
 mod recipient_trust;

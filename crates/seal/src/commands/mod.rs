@@ -8,6 +8,7 @@ pub mod ingress;
 pub mod inspect;
 pub mod install_hook;
 pub mod keygen;
+pub mod migrate;
 pub mod online;
 pub mod raw;
 pub mod recipients;
@@ -52,6 +53,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Tree(args)) => tree::run(args),
         Some(Command::Edit(args)) => edit::run(args),
+        Some(Command::Migrate(args)) => migrate::run(args),
         Some(Command::Recipients(command)) => recipients::run(command),
         Some(Command::InstallHook(args)) => install_hook::run(args),
         Some(Command::Completion(args)) => completion::run(args),
