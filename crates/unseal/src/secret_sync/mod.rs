@@ -3,6 +3,7 @@
 //! the Secret already is what it should be, and a Secret that cannot be brought there is
 //! left as it was.
 
+pub mod handover;
 pub mod merge;
 pub mod owned;
 pub mod write_wars;

@@ -13,6 +13,7 @@ use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
 use kube::{Api, Resource, ResourceExt};
 use seal_core::{PlainSecret, SealedSecret};
 
+use super::handover;
 use super::write_wars::WriteWars;
 use super::{
     ADOPT_ANNOTATION, FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, SyncProblem, Written, conflict,
@@ -42,6 +43,9 @@ pub enum Ownership {
         /// Its name.
         name: String,
     },
+    /// Controlled by the bitnami SealedSecret of the same name, and handed over to this
+    /// one (see [`super::handover`]).
+    HandedOver,
     /// Not ours and not annotated for adoption.
     Foreign,
 }
@@ -136,7 +140,11 @@ pub async fn sync_owned(
     if existing.metadata.deletion_timestamp.is_some() {
         return Err(SyncProblem::Terminating);
     }
-    let standing = ownership(&existing, &owner);
+    let mut standing = ownership(&existing, &owner);
+    let same_type = type_or_default(&existing.type_) == type_or_default(&template.type_);
+    if standing == Ownership::Foreign && handover::applies(&existing, sealed, &data, same_type) {
+        standing = Ownership::HandedOver;
+    }
     match &standing {
         Ownership::Foreign => return Err(SyncProblem::NotOwned),
         Ownership::ControlledBy { kind, name } => {
@@ -145,7 +153,7 @@ pub async fn sync_owned(
                 name: name.clone(),
             });
         }
-        Ownership::Ours | Ownership::Orphaned | Ownership::Adoptable => {}
+        Ownership::Ours | Ownership::Orphaned | Ownership::Adoptable | Ownership::HandedOver => {}
     }
     // Every rewrite of an existing Secret is a round of a possible fight (another writer
     // putting its version back, or a loop with the API server's own defaults): after a
@@ -180,6 +188,9 @@ pub async fn sync_owned(
         .owner_references()
         .iter()
         .filter(|r| !names_sealed_secret(r, &owner.name))
+        .filter(|r| {
+            standing != Ownership::HandedOver || !handover::is_bitnami_controller(r, &owner.name)
+        })
         .cloned()
         .collect();
     refs.push(owner);
@@ -194,6 +205,12 @@ pub async fn sync_owned(
     }
     api.replace(&name, &write_params(), &next).await?;
     wars.record(&target, generation, &[&round]);
+    if standing == Ownership::HandedOver {
+        tracing::info!(secret = %target, "taken over from the bitnami SealedSecret of the same name");
+        return Ok(Written::Adopted {
+            replaced: Vec::new(),
+        });
+    }
     if standing == Ownership::Adoptable {
         let before = existing.data.clone().unwrap_or_default();
         let replaced = before
