@@ -13,6 +13,7 @@ mod commands;
 mod controller;
 mod correctness;
 mod fuzz_corpus;
+mod handover;
 mod http_api;
 mod leader;
 mod support;
