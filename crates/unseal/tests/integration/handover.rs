@@ -26,7 +26,7 @@ use seal_core::{Mode, documents};
 use serde_json::Value;
 
 scenarios! {
-    both: [],
+    both: [the_marker_does_not_take_a_secret_another_controller_owns],
     real: [a_secret_is_handed_over_from_the_real_bitnami_controller_without_a_gap],
 }
 
@@ -221,9 +221,9 @@ async fn a_secret_is_handed_over_from_the_real_bitnami_controller_without_a_gap(
     )
     .expect("key");
     let bitnami_db = BitnamiSealedSecret::read(&sealed_texts[0], None).expect("reads");
-    let plain = bitnami_db.open(&keys).expect("opens");
+    let opened = bitnami_db.open(&keys).expect("opens");
     let mut migrated = convert::seal_secret(
-        &plain,
+        &opened,
         &h.recipients(),
         &SealOptions {
             scope: bitnami_db.scope,
@@ -267,6 +267,34 @@ async fn a_secret_is_handed_over_from_the_real_bitnami_controller_without_a_gap(
     let polls = poller.await.expect("the poller saw the Secret every time");
     assert!(polls > 0);
 
+    // An attacker's SealedSecret with the marker and values of their own, for the Secret
+    // the bitnami controller still owns: not taken, nothing changed.
+    let mut attack = convert::seal_secret(
+        &plain(&apps, "left", &[("password", "attacker"), ("blob", "x")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    )
+    .expect("seals");
+    attack.metadata.annotations.get_or_insert_default().insert(
+        bitnami::MIGRATED_FROM_ANNOTATION.to_owned(),
+        bitnami::API_VERSION.to_owned(),
+    );
+    h.create(&attack).await;
+    h.wait_reason(&apps, "left", "SecretNotOwned").await;
+    let left = h.secret(&apps, "left").await.expect("left stays");
+    assert_eq!(
+        left["data"], expected,
+        "the attacker's values were not written"
+    );
+    assert_eq!(
+        owner_kind(&left).as_deref(),
+        Some("bitnami.com/v1alpha1 left")
+    );
+    sealed_api(&h, &apps)
+        .delete("left", &DeleteParams::background())
+        .await
+        .expect("the attacker's SealedSecret deleted");
+
     // Prune both bitnami objects: the migrated Secret stays, the other is collected.
     for name in ["db", "left"] {
         api.delete(name, &DeleteParams::background())
@@ -282,5 +310,46 @@ async fn a_secret_is_handed_over_from_the_real_bitnami_controller_without_a_gap(
     let kept = h.secret(&apps, "db").await.expect("db is left in place");
     assert_eq!(kept["data"], expected);
     assert!(owner_kind(&kept).is_some_and(|o| o.starts_with("seal.dev/")));
+    h.stop().await;
+}
+
+fn sealed_api(h: &Harness, ns: &str) -> Api<seal_core::SealedSecret> {
+    Api::namespaced(h.client.clone(), ns)
+}
+
+/// The marker on a SealedSecret whose Secret another controller owns (here a ConfigMap
+/// standing for it, which exists, so the real garbage collector keeps the Secret), with
+/// the very same data: not taken; the Secret and its owner stay as they were.
+async fn the_marker_does_not_take_a_secret_another_controller_owns(backend: Backend) {
+    let h = Harness::start(backend).await;
+    let apps = h.ns("apps");
+    let owner = other_owner(&h, &apps, "db", true).await;
+    let theirs: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "db", "ownerReferences": [owner]},
+        "data": {"password": STANDARD.encode("same")},
+    }))
+    .expect("secret");
+    Api::<Secret>::namespaced(h.client.clone(), &apps)
+        .create(&PostParams::default(), &theirs)
+        .await
+        .expect("created");
+    let mut sealed = convert::seal_secret(
+        &plain(&apps, "db", &[("password", "same")]),
+        &h.recipients(),
+        &SealOptions::default(),
+    )
+    .expect("seals");
+    sealed.metadata.annotations.get_or_insert_default().insert(
+        bitnami::MIGRATED_FROM_ANNOTATION.to_owned(),
+        bitnami::API_VERSION.to_owned(),
+    );
+    h.create(&sealed).await;
+    h.wait_reason(&apps, "db", "SecretNotOwned").await;
+    let kept = h.secret(&apps, "db").await.expect("kept");
+    assert_eq!(owner_kind(&kept).as_deref(), Some("v1 db"));
+    assert!(
+        kept["metadata"]["labels"].is_null(),
+        "not even labelled: {kept}"
+    );
     h.stop().await;
 }
