@@ -352,3 +352,90 @@ fn a_key_file_that_is_not_a_key_is_refused_without_showing_it() {
         "{line}"
     );
 }
+
+/// Without -r/-R the `.seal.yaml` rule covering the output gives the recipients; several
+/// key files (a List of key Secrets, as kubectl prints them, beside another cluster's
+/// PEM) are all tried; standard output and `-w` get the same objects.
+#[test]
+fn the_repo_rule_gives_the_recipients_and_every_key_is_tried() {
+    let dir = scratch();
+    let prod = dir.path().join("prod");
+    std::fs::create_dir_all(&prod).expect("prod/");
+    let (_, stranger) = {
+        let out = run("seal", &["keygen"], None);
+        let text = out.ok();
+        let recipient = text
+            .lines()
+            .find_map(|l| l.split_whitespace().find(|w| w.starts_with("age1")))
+            .expect("a recipient")
+            .to_owned();
+        (text, recipient)
+    };
+    let example = std::fs::read_to_string(example_recipients()).expect("recipients");
+    let example = example
+        .lines()
+        .find(|l| l.starts_with("age1"))
+        .expect("the example recipient")
+        .to_owned();
+    write(
+        dir.path(),
+        ".seal.yaml",
+        &format!("rules:\n  - path: 'prod/**'\n    recipients: [{example}, {stranger}]\n"),
+    );
+    write(&prod, "db.yaml", &kubeseal(&secret("db", "apps"), "strict"));
+    let key_pem = std::fs::read_to_string(repo_file(KEY)).expect("key");
+    let key_list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  type: kubernetes.io/tls\n  metadata:\n    name: sealed-secrets-keyabc\n    namespace: kube-system\n    labels:\n      sealedsecrets.bitnami.com/sealed-secrets-key: active\n  data:\n    tls.key: {}\n",
+        STANDARD.encode(key_pem)
+    );
+    write(dir.path(), "keys.yaml", &key_list);
+    let other = dir.path().join("other.key");
+    let made = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&other)
+        .arg("2048")
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    let args = [
+        "migrate",
+        "--sealed-secrets-keys",
+        "other.key",
+        "--sealed-secrets-keys",
+        "keys.yaml",
+    ];
+    let printed = run_in(
+        dir.path(),
+        "seal",
+        &[&args[..], &["prod/db.yaml"]].concat(),
+        None,
+    )
+    .ok();
+    let sealed = &documents(&printed)[0];
+    let listed: Vec<&str> = sealed["spec"]["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.contains(&example.as_str()) && listed.contains(&stranger.as_str()));
+    assert_eq!(secret_data(&recover(&printed)[0])["blob"], binary_value());
+    run_in(
+        dir.path(),
+        "seal",
+        &[&args[..], &["-w", "prod/db.migrated.yaml", "prod/db.yaml"]].concat(),
+        None,
+    )
+    .ok();
+    let written = std::fs::read_to_string(prod.join("db.migrated.yaml")).expect("-w wrote");
+    assert_eq!(
+        documents(&written)[0]["spec"]["recipients"],
+        sealed["spec"]["recipients"]
+    );
+    assert_eq!(
+        secret_data(&recover(&written)[0])["password"],
+        b"hunter2-top-secret\n"
+    );
+}
