@@ -7,6 +7,7 @@
 //! merely refuses is fine. The modules refer to one another only as `super::…`, so they
 //! can be included side by side anywhere.
 
+pub mod bitnami;
 pub mod common;
 pub mod config;
 pub mod format;

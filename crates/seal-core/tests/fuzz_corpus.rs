@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+#[path = "../../../fuzz/src/bitnami.rs"]
+mod bitnami;
 #[path = "../../../fuzz/src/common.rs"]
 mod common;
 #[path = "../../../fuzz/src/format.rs"]
@@ -36,4 +38,9 @@ fn header_corpus_keeps_its_invariants() {
 #[test]
 fn documents_corpus_keeps_its_invariants() {
     common::replay(&corpus("documents"), 5, manifests::documents);
+}
+
+#[test]
+fn bitnami_corpus_keeps_its_invariants() {
+    common::replay(&corpus("bitnami"), 6, bitnami::bitnami);
 }
