@@ -10,7 +10,7 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::Value;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::documents;
 use crate::error::Error;
@@ -72,9 +72,10 @@ impl BitnamiKeys {
         if text.trim_start().starts_with("-----BEGIN") {
             self.add_pem(text).map_err(input)?;
         } else {
-            for doc in documents::parse(file, text).map_err(|_| {
+            let mut docs = documents::parse(file, text).map_err(|_| {
                 input("neither PEM nor YAML/JSON key Secrets (kubectl get secret -o yaml)".into())
-            })? {
+            })?;
+            let added = docs.iter().try_for_each(|doc| {
                 let pem = tls_key_of(&doc.value).map_err(|p| Error::Field {
                     at: doc.at.clone(),
                     field: p.0.to_owned(),
@@ -89,8 +90,13 @@ impl BitnamiKeys {
                     at: doc.at.clone(),
                     field: "data.tls.key".into(),
                     problem,
-                })?;
+                })
+            });
+            // The parsed documents hold the keys' base64: wiped, whatever happened.
+            for doc in &mut docs {
+                wipe_data(&mut doc.value);
             }
+            added?;
         }
         match self.keys.len() - before {
             0 => Err(input("no private key in it".into())),
@@ -146,6 +152,17 @@ impl BitnamiKeys {
             return Err("no RSA private key in it".into());
         }
         Ok(())
+    }
+}
+
+/// Wipes every string under `data` of a parsed key Secret.
+fn wipe_data(value: &mut Value) {
+    if let Some(Value::Object(data)) = value.get_mut("data") {
+        for item in data.values_mut() {
+            if let Value::String(text) = item {
+                text.zeroize();
+            }
+        }
     }
 }
 
