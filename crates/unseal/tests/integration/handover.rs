@@ -8,7 +8,8 @@
 //!
 //! The bitnami controller only runs in a cluster (it reads its ServiceAccount's files
 //! under /var/run/secrets), so it runs as a local process in a private mount namespace
-//! (`unshare`) where those files hold this test's cluster-admin token and CA.
+//! (`unshare`; for a user other than root, inside a user namespace) where those files
+//! hold this test's cluster-admin token and CA.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -106,7 +107,16 @@ fn start_bitnami(h: &Harness, bin: &Path, dir: &Path, key_ns: &str) -> BitnamiCo
     let authority = server.trim_start_matches("https://");
     let (host, port) = authority.rsplit_once(':').expect("host:port");
     let log = std::fs::File::create(dir.join("bitnami-controller.log")).expect("log");
-    let child = Command::new("unshare")
+    // Root may make a mount namespace as it is; anyone else needs a user namespace too.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let mut unshare = Command::new("unshare");
+    if !root {
+        unshare.arg("--map-root-user");
+    }
+    let child = unshare
         .args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(
             "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount \
