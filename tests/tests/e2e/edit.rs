@@ -624,6 +624,51 @@ fn recipients_add_refuses_a_key_swapped_into_the_list() {
     assert_ne!(out.code, Some(0), "the attacker's key opens nothing");
 }
 
+/// The editor holds the plaintext too: it runs with core dumps off (a limit of 0 it
+/// cannot raise), also when seal itself was started with them on.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_editor_runs_with_core_dumps_off() {
+    let s = Setup::new();
+    let d = s.path();
+    let editor = s.editor("ulimit -S -c > \"$D/soft\"\nulimit -H -c > \"$D/hard\"");
+    let identity = example_identity();
+    let runtime = s.runtime.display().to_string();
+    let seal = binary("seal");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -S -c unlimited 2>/dev/null; ulimit -S -c > \"$D/before\"; exec \"$@\"")
+        .arg("sh")
+        .arg(&seal)
+        .args(["edit", "db.yaml", "-i", &identity])
+        .current_dir(d)
+        .env("D", d)
+        .env("EDITOR", &editor)
+        .env("VISUAL", "")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| {
+        std::fs::read_to_string(d.join(name))
+            .expect("written")
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(
+        read("before"),
+        "unlimited",
+        "the shell could not turn core dumps on"
+    );
+    assert_eq!(read("soft"), "0");
+    assert_eq!(read("hard"), "0");
+}
+
 /// A file of two SealedSecrets: editing a key of the second leaves every byte of the
 /// first as it was, and the second's other key too.
 #[test]

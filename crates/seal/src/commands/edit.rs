@@ -42,6 +42,7 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
     if args.identity.is_empty() {
         bail!(NEEDS_IDENTITY);
     }
+    no_core_dumps();
     let path = args.file.as_path();
     let shown = output::shown_path(path);
     refuse_link(path, &shown)?;
@@ -109,6 +110,23 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Keeps the plaintext this process (and the editor, which inherits the limit) holds out
+/// of core dumps, and other processes of the user from attaching to read it. Best
+/// effort: a system that refuses leaves things as they were.
+#[cfg(target_os = "linux")]
+fn no_core_dumps() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
+    let _ = set_dumpable_behavior(DumpableBehavior::NotDumpable);
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = setrlimit(Resource::Core, none);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_core_dumps() {}
 
 /// Refuses a FILE that is a symbolic link: the link would be replaced by a file holding
 /// whatever it pointed to (another object, another repo's file), re-sealed.
