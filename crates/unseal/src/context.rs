@@ -13,6 +13,7 @@ use crate::events::EventPublisher;
 use crate::http::rate_limit::ClientRates;
 use crate::keys::KeyStore;
 use crate::metrics::Metrics;
+use crate::not_synced::NotSynced;
 use crate::opener::Opener;
 use crate::secret_sync::write_wars::WriteWars;
 
@@ -107,6 +108,8 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The objects whose last reconcile failed, by reason (a metric).
+    pub not_synced: NotSynced,
     /// Set once the controller's caches are synced.
     synced: AtomicBool,
     /// Set while this replica leads.
@@ -120,6 +123,14 @@ pub struct Context {
 impl Context {
     /// A context for `client` with `settings`.
     pub fn new(client: Client, settings: Settings) -> Arc<Self> {
+        let metrics = Metrics::default();
+        let renew_seconds = settings.renew_period.map_or(0, |p| p.as_secs());
+        metrics
+            .key_renew_period
+            .set(i64::try_from(renew_seconds).unwrap_or(i64::MAX));
+        metrics
+            .backup_enabled
+            .set(i64::from(settings.backup_to.is_some()));
         Arc::new(Self {
             recorder: EventPublisher::new(client.clone(), "unseal", &settings.identity),
             client,
@@ -127,7 +138,8 @@ impl Context {
             write_wars: WriteWars::new(settings.write_war_rounds, settings.write_war_window),
             api_rate: ClientRates::new(settings.api_burst, settings.api_per_second),
             keys: Arc::new(KeyStore::default()),
-            metrics: Metrics::default(),
+            not_synced: NotSynced::new(metrics.not_synced.clone()),
+            metrics,
             settings,
             failures: Mutex::new(HashMap::new()),
             synced: AtomicBool::new(false),
@@ -150,6 +162,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(object);
+        self.not_synced.synced(object);
     }
 
     /// Forgets the failures of every object whose key starts with `prefix` (an object
@@ -159,6 +172,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|k, _| !k.starts_with(prefix));
+        self.not_synced.retain(|k| !k.starts_with(prefix));
     }
 
     /// Keeps only the backoff state whose key `keep` accepts.
@@ -167,6 +181,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|k, _| keep(k));
+        self.not_synced.retain(keep);
     }
 
     /// How many objects have backoff state (for tests and metrics).
@@ -186,6 +201,9 @@ impl Context {
     pub fn set_leader(&self, leader: bool) {
         self.leader.store(leader, Ordering::SeqCst);
         self.metrics.leader.set(i64::from(leader));
+        if !leader {
+            self.not_synced.clear();
+        }
     }
 
     /// Whether this replica leads.

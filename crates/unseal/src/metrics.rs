@@ -56,6 +56,14 @@ pub struct Metrics {
     pub active_key_age: Gauge,
     /// Whether this replica leads (1) or not (0).
     pub leader: Gauge,
+    /// SealedSecrets whose last reconcile on this replica failed, by reason.
+    pub not_synced: Family<ReasonLabel, Gauge>,
+    /// The key renewal period in seconds (0: renewal off).
+    pub key_renew_period: Gauge,
+    /// 1 when backup recipients are configured.
+    pub backup_enabled: Gauge,
+    /// When the leader last found the key backup complete (or completed it), Unix seconds.
+    pub backup_success: Gauge,
 }
 
 impl Default for Metrics {
@@ -70,6 +78,10 @@ impl Default for Metrics {
         let missing_keys = Gauge::default();
         let active_key_age = Gauge::default();
         let leader = Gauge::default();
+        let not_synced = Family::<ReasonLabel, Gauge>::default();
+        let key_renew_period = Gauge::default();
+        let backup_enabled = Gauge::default();
+        let backup_success = Gauge::default();
         let build = Family::<VersionLabel, Gauge>::default();
         build
             .get_or_create(&VersionLabel {
@@ -117,6 +129,26 @@ impl Default for Metrics {
             "1 when this replica is the leader",
             leader.clone(),
         );
+        registry.register(
+            "sealedsecrets_not_synced",
+            "SealedSecrets whose last reconcile failed, by reason (on the leader)",
+            not_synced.clone(),
+        );
+        registry.register(
+            "key_renew_period_seconds",
+            "How often a new sealing key is made (0: never)",
+            key_renew_period.clone(),
+        );
+        registry.register(
+            "key_backup_enabled",
+            "1 when backup recipients are configured",
+            backup_enabled.clone(),
+        );
+        registry.register(
+            "key_backup_last_success_timestamp_seconds",
+            "When the leader last found the key backup complete or completed it (Unix time; 0: not yet)",
+            backup_success.clone(),
+        );
         registry.register("build_info", "Build information", build);
         Self {
             registry,
@@ -129,6 +161,10 @@ impl Default for Metrics {
             missing_keys,
             active_key_age,
             leader,
+            not_synced,
+            key_renew_period,
+            backup_enabled,
+            backup_success,
         }
     }
 }
@@ -166,6 +202,9 @@ mod tests {
             "unseal_reconcile_errors_total{reason=\"DecryptFailed\"} 1",
             "unseal_reconcile_duration_seconds_count 1",
             "unseal_keys 0",
+            "unseal_key_renew_period_seconds 0",
+            "unseal_key_backup_enabled 0",
+            "unseal_key_backup_last_success_timestamp_seconds 0",
             "unseal_build_info{version=",
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
