@@ -6,6 +6,8 @@
 mod argocd;
 mod bad_input;
 mod break_glass;
+mod chart;
+mod chart_real;
 mod commands;
 mod deploy;
 mod examples;
@@ -18,3 +20,4 @@ mod recipient_trust;
 mod repo_workflow;
 mod roundtrip;
 mod scopes;
+mod tools;
