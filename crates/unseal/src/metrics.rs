@@ -170,7 +170,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition (what Prometheus asks for).
     pub fn render(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
@@ -178,6 +178,57 @@ impl Metrics {
         }
         out
     }
+
+    /// The Prometheus text format 0.0.4, for scrapers and tools that do not ask for
+    /// OpenMetrics (`promtool check metrics`, curl, older agents): the same samples, with
+    /// each counter family named after its `_total` samples (0.0.4 parsers take a
+    /// family's samples by the family's name), and no `# UNIT` or `# EOF` lines.
+    pub fn render_text(&self) -> String {
+        to_text_format(&self.render())
+    }
+}
+
+/// OpenMetrics text as prometheus-client writes it (HELP, TYPE, UNIT, samples per family;
+/// `# EOF` last) → the Prometheus text format 0.0.4.
+fn to_text_format(open_metrics: &str) -> String {
+    let mut out = String::with_capacity(open_metrics.len());
+    let mut help: Option<&str> = None;
+    for line in open_metrics.lines() {
+        if line.starts_with("# HELP ") {
+            help = Some(line);
+            continue;
+        }
+        if let Some((name, kind)) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|rest| rest.split_once(' '))
+        {
+            let (name, kind) = match kind {
+                "counter" if !name.ends_with("_total") => (format!("{name}_total"), kind),
+                "unknown" => (name.to_owned(), "untyped"),
+                _ => (name.to_owned(), kind),
+            };
+            if let Some(text) = help
+                .take()
+                .and_then(|h| h.strip_prefix("# HELP "))
+                .and_then(|h| h.split_once(' '))
+                .map(|(_, text)| text)
+            {
+                out.push_str(&format!("# HELP {name} {text}\n"));
+            }
+            out.push_str(&format!("# TYPE {name} {kind}\n"));
+            continue;
+        }
+        if let Some(h) = help.take() {
+            out.push_str(h);
+            out.push('\n');
+        }
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -209,5 +260,42 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn the_text_format_names_counters_by_their_samples() {
+        let m = Metrics::default();
+        m.reconciles
+            .get_or_create(&ResultLabel { result: "synced" })
+            .inc();
+        let open = m.render();
+        assert!(
+            open.contains("# TYPE unseal_reconciles counter\n"),
+            "{open}"
+        );
+        assert!(open.ends_with("# EOF\n"), "{open}");
+        let text = m.render_text();
+        assert!(
+            text.contains(
+                "# HELP unseal_reconciles_total SealedSecret reconciles by result.\n# TYPE unseal_reconciles_total counter\nunseal_reconciles_total{result=\"synced\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE unseal_keys gauge\nunseal_keys 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        // The same samples, line for line.
+        let samples = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(samples(&open), samples(&text));
     }
 }
