@@ -14,6 +14,7 @@ mod examples;
 mod generators_real;
 mod hostile_repo;
 mod merge;
+mod monitoring;
 mod online;
 mod readme;
 mod recipient_trust;
