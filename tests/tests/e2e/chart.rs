@@ -390,3 +390,37 @@ fn the_alerts_are_one_source_in_three_places() {
         "deploy/monitoring/servicemonitor.yaml differs from the chart's default ServiceMonitor"
     );
 }
+
+#[test]
+fn the_namespaced_overlay_renders_what_the_chart_renders_for_the_same_namespaces() {
+    let Some(helm) = helm() else { return };
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have kubectl (kustomize)"
+        );
+        eprintln!("SKIPPED: kubectl is not installed, so the overlay cannot be rendered");
+        return;
+    }
+    let chart = by_identity(template(
+        &helm,
+        &["--set", "watchNamespaces={team-a,team-b}"],
+    ));
+    let overlay = by_identity(kustomize("examples/namespaced-install"));
+    assert_eq!(
+        chart.keys().collect::<Vec<_>>(),
+        overlay.keys().collect::<Vec<_>>(),
+        "the chart and the overlay render different objects"
+    );
+    for (key, object) in &chart {
+        assert_eq!(
+            object, &overlay[key],
+            "{key:?} differs between the chart and examples/namespaced-install"
+        );
+    }
+}

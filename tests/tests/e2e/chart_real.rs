@@ -303,11 +303,18 @@ async fn the_chart_installs_and_the_controller_works_as_its_service_account() {
     let ns = cluster.namespace(&admin, "unseal-chart").await;
     let apps = cluster.namespace(&admin, "apps").await;
     let home = scratch();
-    helm_on(
+    let installed = helm_on(
         &helm,
         cluster,
         home.path(),
         &["install", "unseal", CHART, "--namespace", &ns],
+    );
+    // The default image is a placeholder, and the install says so.
+    assert!(
+        installed.contains(
+            "WARNING: image.repository is still the placeholder set-your-registry.invalid/unseal"
+        ),
+        "{installed}"
     );
     let manifest = release_manifest(&helm, cluster, home.path(), "unseal", &ns);
     // The release is what the chart renders by default: cluster-wide RBAC bound to the
@@ -442,7 +449,7 @@ async fn a_namespaced_chart_install_works_in_its_namespaces_and_is_refused_outsi
     let outside = cluster.namespace(&admin, "outside").await;
     let home = scratch();
     let watch = format!("watchNamespaces={{{team_a},{team_b}}}");
-    helm_on(
+    let installed = helm_on(
         &helm,
         cluster,
         home.path(),
@@ -454,7 +461,16 @@ async fn a_namespaced_chart_install_works_in_its_namespaces_and_is_refused_outsi
             &ns,
             "--set",
             &watch,
+            "--set",
+            "image.repository=registry.example.com/platform/unseal",
         ],
+    );
+    assert!(!installed.contains("WARNING"), "{installed}");
+    assert!(
+        installed.contains(&format!(
+            "It reconciles SealedSecrets in these namespaces only: {team_a},{team_b}."
+        )),
+        "{installed}"
     );
     let manifest = release_manifest(&helm, cluster, home.path(), "unseal-namespaced", &ns);
     assert!(
