@@ -13,6 +13,7 @@ mod deploy;
 mod examples;
 mod generators_real;
 mod hostile_repo;
+mod image;
 mod merge;
 mod monitoring;
 mod online;
