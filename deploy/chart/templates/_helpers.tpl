@@ -51,3 +51,35 @@ controller refuses SealedSecrets there: they could overwrite its keys).
 {{- end -}}
 {{- join "," (uniq .Values.watchNamespaces) -}}
 {{- end -}}
+
+{{/*
+The rules that reconciling SealedSecrets needs: in a ClusterRole, or in a Role per watched
+namespace.
+*/}}
+{{- define "unseal.reconcileRules" -}}
+- apiGroups: ["seal.dev"]
+  resources: ["sealedsecrets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["seal.dev"]
+  resources: ["sealedsecrets/status"]
+  verbs: ["get", "patch", "update"]
+# Owned Secrets carry blockOwnerDeletion (foreground deletion waits for them); where the
+# OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift), setting it needs
+# update on the owner's finalizers.
+- apiGroups: ["seal.dev"]
+  resources: ["sealedsecrets/finalizers"]
+  verbs: ["update"]
+{{ include "unseal.secretRules" . }}
+{{- end -}}
+
+{{/*
+Secrets (those the SealedSecrets produce, or the keys) and Events.
+*/}}
+{{- define "unseal.secretRules" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}
