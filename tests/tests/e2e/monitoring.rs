@@ -235,12 +235,7 @@ fn series_names(exposition: &str) -> BTreeSet<String> {
     exposition
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            l.split(|c: char| c == '{' || c == ' ')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        })
+        .map(|l| l.split(['{', ' ']).next().unwrap_or_default().to_owned())
         .collect()
 }
 
