@@ -6,7 +6,9 @@
 //! RBAC is exactly what the install granted). A SealedSecret sealed to the key it makes
 //! becomes its Secret. The namespaced installs also show the controller refused outside
 //! its namespaces. The control plane has no nodes, so the controller runs here rather
-//! than in a pod. Skipped, saying so, where Go is absent (outside CI).
+//! than in a pod. The cluster-wide install also installs the chart's ServiceMonitor and
+//! PrometheusRule, with the Prometheus Operator's CRDs (from its Go module) checking them,
+//! and deploy/monitoring's. Skipped, saying so, where Go is absent (outside CI).
 //!
 //! One test at a time: a cluster-wide controller would reconcile the other tests'
 //! SealedSecrets too (and mark them NoMatchingKey, as another cluster's would be).
@@ -28,7 +30,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::chart::CHART;
-use crate::deploy::find;
+use crate::deploy::{find, kustomization};
+use crate::generators_real::{crds_in, module_dir};
 use crate::tools::helm;
 
 /// One controller against the shared control plane at a time (see the module's doc).
@@ -276,6 +279,32 @@ async fn wait_for_secret(admin: &Client, namespace: &str, name: &str, value: &st
     assert_eq!(data["password"].0, value.as_bytes(), "{namespace}/{name}");
 }
 
+/// The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, from its Go module
+/// (pinned in tests/crds/go.mod, verified against go.sum).
+fn monitoring_crds() -> Vec<Value> {
+    let dir = module_dir("github.com/prometheus-operator/prometheus-operator")
+        .join("example/prometheus-operator-crd");
+    let crds: Vec<Value> = crds_in(&dir)
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c["metadata"]["name"].as_str(),
+                Some(
+                    "servicemonitors.monitoring.coreos.com"
+                        | "prometheusrules.monitoring.coreos.com"
+                )
+            )
+        })
+        .collect();
+    assert_eq!(
+        crds.len(),
+        2,
+        "the ServiceMonitor and PrometheusRule CRDs in {}",
+        dir.display()
+    );
+    crds
+}
+
 /// The installed objects of a release, as helm rendered them.
 fn release_manifest(
     helm: &Path,
@@ -303,11 +332,31 @@ async fn the_chart_installs_and_the_controller_works_as_its_service_account() {
     let ns = cluster.namespace(&admin, "unseal-chart").await;
     let apps = cluster.namespace(&admin, "apps").await;
     let home = scratch();
+    // With the Prometheus Operator's CRDs present, the ServiceMonitor and PrometheusRule
+    // install too, checked by their CRDs' schemas on the real API server.
+    control_plane::apply(&admin, &monitoring_crds())
+        .await
+        .expect("the ServiceMonitor and PrometheusRule CRDs");
+    // deploy/monitoring's plain objects (for kustomize users) are accepted as well.
+    ensure_namespace(&admin, "seal-system").await;
+    control_plane::apply(&admin, &kustomization("deploy/monitoring"))
+        .await
+        .expect("deploy/monitoring applies");
     let installed = helm_on(
         &helm,
         cluster,
         home.path(),
-        &["install", "unseal", CHART, "--namespace", &ns],
+        &[
+            "install",
+            "unseal",
+            CHART,
+            "--namespace",
+            &ns,
+            "--set",
+            "serviceMonitor.enabled=true",
+            "--set",
+            "prometheusRule.enabled=true",
+        ],
     );
     // The default image is a placeholder, and the install says so.
     assert!(
@@ -319,6 +368,16 @@ async fn the_chart_installs_and_the_controller_works_as_its_service_account() {
     let manifest = release_manifest(&helm, cluster, home.path(), "unseal", &ns);
     // The release is what the chart renders by default: cluster-wide RBAC bound to the
     // release namespace's ServiceAccount.
+    for kind in ["ServiceMonitor", "PrometheusRule"] {
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("monitoring.coreos.com", "v1", kind),
+            &format!("{}s", kind.to_ascii_lowercase()),
+        );
+        Api::<DynamicObject>::namespaced_with(admin.clone(), &ns, &resource)
+            .get("unseal")
+            .await
+            .unwrap_or_else(|e| panic!("{kind} unseal installed: {e}"));
+    }
     let binding = find(&manifest, "ClusterRoleBinding", "unseal");
     assert_eq!(binding["subjects"][0]["namespace"], json!(ns));
     let controller = Controller::start(cluster, find(&manifest, "Deployment", "unseal"), &ns).await;
