@@ -216,3 +216,56 @@ impl Context {
         self.keys.is_loaded() && (!self.is_leader() || self.synced.load(Ordering::SeqCst))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::ReasonLabel;
+
+    /// A client that is never used (nothing here sends a request).
+    fn unused_client() -> Client {
+        let url = "http://127.0.0.1:9".parse().expect("url");
+        Client::try_from(kube::Config::new(url)).expect("client")
+    }
+
+    #[tokio::test]
+    async fn the_settings_behind_the_alerts_are_exported() {
+        let mut settings = Settings::new("seal-system", "test");
+        settings.renew_period = Some(Duration::from_secs(3600));
+        settings.backup_to = Some(Recipients::new());
+        let ctx = Context::new(unused_client(), settings);
+        assert_eq!(ctx.metrics.key_renew_period.get(), 3600);
+        assert_eq!(ctx.metrics.backup_enabled.get(), 1);
+        let mut off = Settings::new("seal-system", "test");
+        off.renew_period = None;
+        let ctx = Context::new(unused_client(), off);
+        assert_eq!(ctx.metrics.key_renew_period.get(), 0);
+        assert_eq!(ctx.metrics.backup_enabled.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_stops_leading_reports_no_failures_and_success_clears_one() {
+        let ctx = Context::new(unused_client(), Settings::new("seal-system", "test"));
+        let gauge = |reason: &'static str| {
+            ctx.metrics
+                .not_synced
+                .get_or_create(&ReasonLabel { reason })
+                .get()
+        };
+        ctx.set_leader(true);
+        ctx.not_synced.failed("apps/a/1", "NoMatchingKey");
+        ctx.not_synced.failed("apps/b/2", "NoMatchingKey");
+        assert_eq!(gauge("NoMatchingKey"), 2);
+        ctx.record_success("apps/a/1");
+        assert_eq!(gauge("NoMatchingKey"), 1);
+        ctx.forget_failures("apps/b/");
+        assert_eq!(gauge("NoMatchingKey"), 0);
+        ctx.not_synced.failed("apps/c/3", "SecretNotOwned");
+        ctx.set_leader(false);
+        assert_eq!(
+            gauge("SecretNotOwned"),
+            0,
+            "the new leader reports it, not this replica"
+        );
+    }
+}
