@@ -424,3 +424,29 @@ fn the_namespaced_overlay_renders_what_the_chart_renders_for_the_same_namespaces
         );
     }
 }
+
+#[test]
+fn the_readmes_argo_cd_application_renders_with_its_values() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).expect("README");
+    let block = readme
+        .split("```yaml\n")
+        .map(|b| b.split("```").next().unwrap_or_default())
+        .find(|b| b.contains("kind: Application") && b.contains("path: deploy/chart"))
+        .expect("an Argo CD Application for the chart in the README");
+    let app = documents(block).remove(0);
+    let source = &app["spec"]["source"];
+    assert_eq!(source["path"], CHART);
+    assert_eq!(app["spec"]["destination"]["namespace"], "seal-system");
+    let Some(helm) = helm() else { return };
+    let dir = scratch();
+    let values = write(
+        dir.path(),
+        "values.json",
+        &source["helm"]["valuesObject"].to_string(),
+    );
+    let docs = template(&helm, &["-f", &values]);
+    assert_eq!(
+        find(&docs, "Deployment", "unseal")["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/platform/unseal:0.1.0"
+    );
+}
