@@ -249,6 +249,34 @@ fn secret_rules(docs: &[Value]) -> Vec<(String, String)> {
 }
 
 #[test]
+fn a_kubernetes_older_than_1_30_is_refused() {
+    let Some(helm) = helm() else { return };
+    let ran = run_tool(
+        &helm,
+        &["template", "unseal", CHART, "--kube-version", "1.29.0"],
+    );
+    assert!(!ran.ok, "rendered for 1.29:\n{}", ran.stdout);
+    assert!(
+        ran.stderr.contains("requires kubeVersion: >=1.30.0-0"),
+        "{}",
+        ran.stderr
+    );
+    // A single replica is fine without the disruption budget.
+    run_ok(
+        &helm,
+        &[
+            "template",
+            "unseal",
+            CHART,
+            "--set",
+            "replicas=1",
+            "--set",
+            "podDisruptionBudget.enabled=false",
+        ],
+    );
+}
+
+#[test]
 fn namespaced_values_grant_roles_only_there() {
     let Some(helm) = helm() else { return };
     let docs = template(
@@ -323,6 +351,14 @@ fn bad_values_are_refused_naming_the_value() {
         (
             "watchNamespaces[0]=seal-system",
             "seal-system is the controller's own namespace",
+        ),
+        (
+            "replicas=1",
+            "podDisruptionBudget.minAvailable (1) must be below replicas (1)",
+        ),
+        (
+            "podDisruptionBudget.minAvailable=2",
+            "podDisruptionBudget.minAvailable (2) must be below replicas (2)",
         ),
     ];
     for (set, expected) in cases {
