@@ -98,6 +98,45 @@ fn the_build_is_static_for_amd64_and_arm64_and_runs_as_the_deployments_user() {
     assert!(deployment.contains("readOnlyRootFilesystem: true"));
 }
 
+/// The Dockerfile's platform → Rust target mapping, run by `sh` as the build would run it.
+#[test]
+fn the_platform_mapping_runs_as_written() {
+    let steps = instructions();
+    let step = steps
+        .iter()
+        .find(|s| s.contains("case \"${TARGETARCH"))
+        .expect("the platform mapping");
+    let start = step.find("case ").expect("case");
+    let end = step.find("esac").expect("esac") + "esac".len();
+    let mapping = &step[start..end];
+    let target_of = |arch: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", mapping])
+            .env("TARGETARCH", arch)
+            .output()
+            .expect("sh runs")
+    };
+    for (arch, target) in [
+        ("amd64", "x86_64-unknown-linux-musl"),
+        ("arm64", "aarch64-unknown-linux-musl"),
+    ] {
+        let out = target_of(arch);
+        assert!(out.status.success(), "{arch}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            target,
+            "{arch}"
+        );
+    }
+    let out = target_of("s390x");
+    assert!(!out.status.success(), "s390x must be refused");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unsupported platform s390x"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_default_image_names_a_registry_that_cannot_exist() {
     let deployment = documents(&read("deploy/deployment.yaml")).remove(0);
