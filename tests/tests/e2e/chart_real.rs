@@ -429,10 +429,14 @@ async fn namespaced_install_works_only_in_its_namespaces(
     let controller = Controller::start(cluster, deployment, controller_ns).await;
     let recipients = controller.recipients().await;
     // One in a namespace it does not watch, sealed to its key all the same.
-    create_sealed(admin, &recipients, outside, "db", "outside-value").await;
+    // Named after the fresh `outside` namespace: the overlay's namespaces are fixed, and a
+    // control plane reused across runs (SEAL_CONTROL_PLANE_KUBECONFIG) still has earlier ones.
+    let name = format!("db-{}", outside.rsplit('-').next().unwrap_or("x"));
+    let name = name.as_str();
+    create_sealed(admin, &recipients, outside, name, "outside-value").await;
     for ns in watched {
-        create_sealed(admin, &recipients, ns, "db", "watched-value").await;
-        wait_for_secret(admin, ns, "db", "watched-value").await;
+        create_sealed(admin, &recipients, ns, name, "watched-value").await;
+        wait_for_secret(admin, ns, name, "watched-value").await;
     }
     let service_account = cluster
         .client_as(&format!("system:serviceaccount:{controller_ns}:unseal"))
@@ -486,7 +490,7 @@ async fn namespaced_install_works_only_in_its_namespaces(
     // So the SealedSecret outside got no Secret (the controller could not have written one).
     assert!(
         Api::<Secret>::namespaced(admin.clone(), outside)
-            .get_opt("db")
+            .get_opt(name)
             .await
             .expect("get")
             .is_none()
