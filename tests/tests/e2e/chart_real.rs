@@ -37,6 +37,9 @@ use crate::tools::helm;
 /// One controller against the shared control plane at a time (see the module's doc).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The public example recipient (keys-example/), as a backup and trusted recipient.
+const EXAMPLE_RECIPIENT: &str = "age1wkhm4lujjhde4zaq8s0jd48qqthgljl5j3l9etu06h8704gxzaqs968m74";
+
 /// Generous, for a busy machine; every wait ends as soon as its state is reached.
 const WAIT_AT_MOST: Duration = Duration::from_secs(120);
 
@@ -209,8 +212,9 @@ impl Controller {
         body
     }
 
-    /// SIGTERM; it exits 0, having been refused nothing by RBAC along the way.
-    async fn stop(mut self) {
+    /// SIGTERM; it exits 0, having been refused nothing by RBAC along the way. Returns
+    /// its logs.
+    async fn stop(mut self) -> String {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -231,6 +235,7 @@ impl Controller {
             !lower.contains("forbidden") && !lower.contains("code: 403"),
             "the install's RBAC refused the controller something: {logs}"
         );
+        logs
     }
 }
 
@@ -418,6 +423,8 @@ async fn the_chart_installs_and_the_controller_works_as_its_service_account() {
 /// The controller of a namespaced install (`deployment`, its objects applied) unseals
 /// in `watched`, and its ServiceAccount is refused everything outside: SealedSecrets and
 /// Secrets in `outside`, and anything cluster-wide.
+/// With backup recipients in its environment, it also writes the key backup. Returns its
+/// logs.
 async fn namespaced_install_works_only_in_its_namespaces(
     cluster: &ControlPlane,
     admin: &Client,
@@ -425,9 +432,21 @@ async fn namespaced_install_works_only_in_its_namespaces(
     controller_ns: &str,
     watched: &[String],
     outside: &str,
-) {
+) -> String {
     let controller = Controller::start(cluster, deployment, controller_ns).await;
     let recipients = controller.recipients().await;
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    if env.contains("UNSEAL_BACKUP_RECIPIENTS") {
+        let secrets: Api<Secret> = Api::namespaced(admin.clone(), controller_ns);
+        control_plane::wait_for(
+            &secrets,
+            "unseal-keys-backup",
+            "the key backup Secret",
+            WAIT_AT_MOST,
+            |s: Option<&Secret>| s.is_some_and(|s| s.data.as_ref().is_some_and(|d| !d.is_empty())),
+        )
+        .await;
+    }
     // One in a namespace it does not watch, sealed to its key all the same.
     // Named after the fresh `outside` namespace: the overlay's namespaces are fixed, and a
     // control plane reused across runs (SEAL_CONTROL_PLANE_KUBECONFIG) still has earlier ones.
@@ -495,7 +514,7 @@ async fn namespaced_install_works_only_in_its_namespaces(
             .expect("get")
             .is_none()
     );
-    controller.stop().await;
+    controller.stop().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,6 +545,15 @@ async fn a_namespaced_chart_install_works_in_its_namespaces_and_is_refused_outsi
             &watch,
             "--set",
             "image.repository=registry.example.com/platform/unseal",
+            // Values that reach the controller's environment, parsed by the real binary.
+            "--set",
+            "keyRenewPeriod=30d",
+            "--set",
+            "logFormat=text",
+            "--set",
+            &format!("backupRecipients={{{EXAMPLE_RECIPIENT}}}"),
+            "--set",
+            &format!("trustedRecipients={{{EXAMPLE_RECIPIENT}}}"),
         ],
     );
     assert!(!installed.contains("WARNING"), "{installed}");
@@ -543,7 +571,7 @@ async fn a_namespaced_chart_install_works_in_its_namespaces_and_is_refused_outsi
         )),
         "nothing cluster-wide"
     );
-    namespaced_install_works_only_in_its_namespaces(
+    let logs = namespaced_install_works_only_in_its_namespaces(
         cluster,
         &admin,
         find(&manifest, "Deployment", "unseal"),
@@ -552,6 +580,10 @@ async fn a_namespaced_chart_install_works_in_its_namespaces_and_is_refused_outsi
         &outside,
     )
     .await;
+    assert!(
+        !logs.is_empty() && !logs.lines().any(|l| l.starts_with('{')),
+        "logFormat text: {logs}"
+    );
 }
 
 /// Creates the namespace `name` unless it exists.
