@@ -192,10 +192,15 @@ async fn scrape() -> String {
             .expect("created");
     }
     let (d, c) = (double.clone(), ctx.clone());
+    // The counters move after the writes they count: wait for them, not only the writes.
     wait("one synced, one NoMatchingKey, a backup", move || {
+        let text = c.metrics.render_text();
         d.get(&ResourceKind::secrets(), "apps", "synced").is_some()
             && c.not_synced.count("NoMatchingKey") == 1
             && c.metrics.backup_success.get() > 0
+            && text.contains("unseal_secret_writes_total{action=\"create\"} 1")
+            && text.contains("unseal_reconciles_total{result=\"synced\"}")
+            && text.contains("unseal_reconcile_errors_total{reason=\"NoMatchingKey\"}")
     })
     .await;
     let text = get_metrics(port, None).await;
