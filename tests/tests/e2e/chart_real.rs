@@ -88,6 +88,47 @@ impl Drop for Controller {
     }
 }
 
+/// Waits until `client` may list Secrets in `controller_ns` (its keys), and SealedSecrets
+/// and Secrets in each of `watched` (or SealedSecrets everywhere when none are listed).
+async fn wait_for_rights(client: &Client, controller_ns: &str, watched: &[String]) {
+    let sealed = sealed_secret_resource();
+    let mut checks: Vec<(String, Api<DynamicObject>)> = Vec::new();
+    let secrets = ApiResource::erase::<Secret>(&());
+    checks.push((
+        format!("Secrets in {controller_ns}"),
+        Api::namespaced_with(client.clone(), controller_ns, &secrets),
+    ));
+    if watched.is_empty() {
+        checks.push((
+            "SealedSecrets everywhere".to_owned(),
+            Api::all_with(client.clone(), &sealed),
+        ));
+    }
+    for ns in watched {
+        checks.push((
+            format!("SealedSecrets in {ns}"),
+            Api::namespaced_with(client.clone(), ns, &sealed),
+        ));
+        checks.push((
+            format!("Secrets in {ns}"),
+            Api::namespaced_with(client.clone(), ns, &secrets),
+        ));
+    }
+    for (what, api) in checks {
+        let deadline = Instant::now() + WAIT_AT_MOST;
+        loop {
+            match api.list_metadata(&ListParams::default().limit(1)).await {
+                Ok(_) => break,
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "the installed ServiceAccount may not list {what} after {WAIT_AT_MOST:?}: {e}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -148,8 +189,14 @@ impl Controller {
             "the Service and probes expect port 8080"
         );
         env.insert("UNSEAL_LISTEN".to_owned(), format!("127.0.0.1:{port}"));
-        // The installed ServiceAccount, impersonated.
+        // The installed ServiceAccount, impersonated, once the API server's authorizer has
+        // seen the install's bindings (its RBAC cache follows a watch).
         let user = format!("system:serviceaccount:{controller_ns}:{service_account}");
+        let watched: Vec<String> = env
+            .get("UNSEAL_NAMESPACES")
+            .map(|n| n.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        wait_for_rights(&cluster.client_as(&user).await, controller_ns, &watched).await;
         let mut kubeconfig = Kubeconfig::read_from(cluster.kubeconfig()).expect("kubeconfig");
         for auth in &mut kubeconfig.auth_infos {
             if let Some(info) = auth.auth_info.as_mut() {
