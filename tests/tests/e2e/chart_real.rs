@@ -8,7 +8,8 @@
 //! its namespaces. The control plane has no nodes, so the controller runs here rather
 //! than in a pod. The cluster-wide install also installs the chart's ServiceMonitor and
 //! PrometheusRule, with the Prometheus Operator's CRDs (from its Go module) checking them,
-//! and deploy/monitoring's. Skipped, saying so, where Go is absent (outside CI).
+//! and deploy/monitoring's. `helm upgrade` from cluster-wide to namespaced takes the
+//! cluster-wide rights away. Skipped, saying so, where Go is absent (outside CI).
 //!
 //! One test at a time: a cluster-wide controller would reconcile the other tests'
 //! SealedSecrets too (and mark them NoMatchingKey, as another cluster's would be).
@@ -690,6 +691,103 @@ async fn the_namespaced_kustomize_overlay_works_in_its_namespaces_and_is_refused
         "seal-system",
         &["team-a".to_owned(), "team-b".to_owned()],
         &outside,
+    )
+    .await;
+}
+
+/// Polls `request` every 20 ms until the API server refuses it (403), at most
+/// [`WAIT_AT_MOST`]: RBAC changes reach the authorizer through a watch.
+async fn wait_until_refused<F, Fut>(what: &str, request: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), kube::Error>>,
+{
+    let deadline = Instant::now() + WAIT_AT_MOST;
+    loop {
+        match request().await {
+            Err(kube::Error::Api(status)) if status.code == 403 => return,
+            other => assert!(
+                Instant::now() < deadline,
+                "{what}: still not refused after {WAIT_AT_MOST:?}: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrading_to_a_namespaced_install_takes_the_cluster_wide_rights_away() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(cluster) = control_plane::get() else {
+        return;
+    };
+    let Some(helm) = helm() else { return };
+    let admin = cluster.client().await;
+    let ns = cluster.namespace(&admin, "unseal-upgrade").await;
+    let team = cluster.namespace(&admin, "team").await;
+    let home = scratch();
+    helm_on(
+        &helm,
+        cluster,
+        home.path(),
+        &["install", "unseal-upgrade", CHART, "--namespace", &ns],
+    );
+    let service_account = cluster
+        .client_as(&format!("system:serviceaccount:{ns}:unseal"))
+        .await;
+    // Cluster-wide first: Secrets may be listed everywhere.
+    wait_for_rights(&service_account, &ns, &[]).await;
+    let everywhere: Api<Secret> = Api::all(service_account.clone());
+    everywhere
+        .list_metadata(&ListParams::default().limit(1))
+        .await
+        .expect("a cluster-wide install lists Secrets everywhere");
+    let watch = format!("watchNamespaces={{{team}}}");
+    helm_on(
+        &helm,
+        cluster,
+        home.path(),
+        &[
+            "upgrade",
+            "unseal-upgrade",
+            CHART,
+            "--namespace",
+            &ns,
+            "--set",
+            &watch,
+        ],
+    );
+    let manifest = release_manifest(&helm, cluster, home.path(), "unseal-upgrade", &ns);
+    assert!(
+        !manifest.iter().any(|d| matches!(
+            d["kind"].as_str(),
+            Some("ClusterRole" | "ClusterRoleBinding")
+        )),
+        "the upgraded release has nothing cluster-wide"
+    );
+    wait_until_refused("listing Secrets everywhere after the upgrade", || async {
+        everywhere
+            .list_metadata(&ListParams::default().limit(1))
+            .await
+            .map(drop)
+    })
+    .await;
+    // And what the namespaced install grants is there.
+    wait_for_rights(&service_account, &ns, std::slice::from_ref(&team)).await;
+    helm_on(
+        &helm,
+        cluster,
+        home.path(),
+        &["uninstall", "unseal-upgrade", "--namespace", &ns],
+    );
+    wait_until_refused(
+        "listing Secrets in the watched namespace after uninstall",
+        || async {
+            Api::<Secret>::namespaced(service_account.clone(), &team)
+                .list_metadata(&ListParams::default().limit(1))
+                .await
+                .map(drop)
+        },
     )
     .await;
 }
