@@ -182,6 +182,7 @@ fn every_value_lands_where_it_belongs() {
     let recipient = "age1wkhm4lujjhde4zaq8s0jd48qqthgljl5j3l9etu06h8704gxzaqs968m74";
     assert_eq!(env["UNSEAL_NAMESPACES"], "team-a,team-b");
     assert_eq!(env["UNSEAL_KEY_RENEW_PERIOD"], "30d");
+    assert_eq!(env["UNSEAL_LABEL_SELECTOR"], "seal.dev/controller=blue");
     assert_eq!(env["UNSEAL_BACKUP_RECIPIENTS"], recipient);
     assert_eq!(env["UNSEAL_TRUSTED_RECIPIENTS"], recipient);
     assert_eq!(env["UNSEAL_LOG_FORMAT"], "text");
@@ -342,6 +343,7 @@ fn bad_values_are_refused_naming_the_value() {
             "/trustedRecipients/0",
         ),
         ("logFormat=xml", "/logFormat"),
+        ("labelSelector=app;rm", "/labelSelector"),
         ("watchNamespaces[0]=Team_A", "/watchNamespaces/0"),
         ("image.digest=latest", "/image/digest"),
         ("image.repository=", "/image/repository"),
