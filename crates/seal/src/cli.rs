@@ -130,6 +130,11 @@ pub struct EditArgs {
     /// The rules file to use instead of the nearest `.seal.yaml` above FILE.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// A recipient of the object that is not your identity, not in a .seal.yaml rule
+    /// and not a key a cluster offered before, which you know and accept new values
+    /// going to; repeatable. Without it such a recipient is refused.
+    #[arg(long = "trust-recipient", value_name = "AGE1…")]
+    pub trust_recipient: Vec<String>,
 }
 
 /// `seal recipients`.
@@ -187,6 +192,11 @@ pub struct RetargetArgs {
     /// it does not trust. Without it nothing is written and they are named.
     #[arg(long)]
     pub drop_untrusted: bool,
+    /// With -i: a recipient the objects already list that is not your identity, not in a
+    /// .seal.yaml rule and not a key a cluster offered before, which you know and accept
+    /// the values going to; repeatable. Without it such a recipient is refused.
+    #[arg(long = "trust-recipient", value_name = "AGE1…")]
+    pub trust_recipient: Vec<String>,
     /// The recipients to add or remove (and the cluster, without -i).
     #[command(flatten)]
     pub recipients: RecipientArgs,

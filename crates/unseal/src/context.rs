@@ -13,6 +13,7 @@ use crate::events::EventPublisher;
 use crate::http::rate_limit::ClientRates;
 use crate::keys::KeyStore;
 use crate::metrics::Metrics;
+use crate::not_synced::NotSynced;
 use crate::opener::Opener;
 use crate::secret_sync::write_wars::WriteWars;
 
@@ -111,6 +112,8 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The objects whose last reconcile failed, by reason (a metric).
+    pub not_synced: NotSynced,
     /// Set once the controller's caches are synced.
     synced: AtomicBool,
     /// Set while this replica leads.
@@ -124,6 +127,14 @@ pub struct Context {
 impl Context {
     /// A context for `client` with `settings`.
     pub fn new(client: Client, settings: Settings) -> Arc<Self> {
+        let metrics = Metrics::default();
+        let renew_seconds = settings.renew_period.map_or(0, |p| p.as_secs());
+        metrics
+            .key_renew_period
+            .set(i64::try_from(renew_seconds).unwrap_or(i64::MAX));
+        metrics
+            .backup_enabled
+            .set(i64::from(settings.backup_to.is_some()));
         Arc::new(Self {
             recorder: EventPublisher::new(client.clone(), "unseal", &settings.identity),
             client,
@@ -131,7 +142,8 @@ impl Context {
             write_wars: WriteWars::new(settings.write_war_rounds, settings.write_war_window),
             api_rate: ClientRates::new(settings.api_burst, settings.api_per_second),
             keys: Arc::new(KeyStore::default()),
-            metrics: Metrics::default(),
+            not_synced: NotSynced::new(metrics.not_synced.clone()),
+            metrics,
             settings,
             failures: Mutex::new(HashMap::new()),
             synced: AtomicBool::new(false),
@@ -154,6 +166,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(object);
+        self.not_synced.synced(object);
     }
 
     /// Forgets the failures of every object whose key starts with `prefix` (an object
@@ -163,6 +176,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|k, _| !k.starts_with(prefix));
+        self.not_synced.retain(|k| !k.starts_with(prefix));
     }
 
     /// Keeps only the backoff state whose key `keep` accepts.
@@ -171,6 +185,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|k, _| keep(k));
+        self.not_synced.retain(keep);
     }
 
     /// How many objects have backoff state (for tests and metrics).
@@ -190,6 +205,9 @@ impl Context {
     pub fn set_leader(&self, leader: bool) {
         self.leader.store(leader, Ordering::SeqCst);
         self.metrics.leader.set(i64::from(leader));
+        if !leader {
+            self.not_synced.clear();
+        }
     }
 
     /// Whether this replica leads.
@@ -200,5 +218,58 @@ impl Context {
     /// Ready: keys loaded and, on the leader, the controller's caches synced.
     pub fn is_ready(&self) -> bool {
         self.keys.is_loaded() && (!self.is_leader() || self.synced.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::ReasonLabel;
+
+    /// A client that is never used (nothing here sends a request).
+    fn unused_client() -> Client {
+        let url = "http://127.0.0.1:9".parse().expect("url");
+        Client::try_from(kube::Config::new(url)).expect("client")
+    }
+
+    #[tokio::test]
+    async fn the_settings_behind_the_alerts_are_exported() {
+        let mut settings = Settings::new("seal-system", "test");
+        settings.renew_period = Some(Duration::from_secs(3600));
+        settings.backup_to = Some(Recipients::new());
+        let ctx = Context::new(unused_client(), settings);
+        assert_eq!(ctx.metrics.key_renew_period.get(), 3600);
+        assert_eq!(ctx.metrics.backup_enabled.get(), 1);
+        let mut off = Settings::new("seal-system", "test");
+        off.renew_period = None;
+        let ctx = Context::new(unused_client(), off);
+        assert_eq!(ctx.metrics.key_renew_period.get(), 0);
+        assert_eq!(ctx.metrics.backup_enabled.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_stops_leading_reports_no_failures_and_success_clears_one() {
+        let ctx = Context::new(unused_client(), Settings::new("seal-system", "test"));
+        let gauge = |reason: &'static str| {
+            ctx.metrics
+                .not_synced
+                .get_or_create(&ReasonLabel { reason })
+                .get()
+        };
+        ctx.set_leader(true);
+        ctx.not_synced.failed("apps/a/1", "NoMatchingKey");
+        ctx.not_synced.failed("apps/b/2", "NoMatchingKey");
+        assert_eq!(gauge("NoMatchingKey"), 2);
+        ctx.record_success("apps/a/1");
+        assert_eq!(gauge("NoMatchingKey"), 1);
+        ctx.forget_failures("apps/b/");
+        assert_eq!(gauge("NoMatchingKey"), 0);
+        ctx.not_synced.failed("apps/c/3", "SecretNotOwned");
+        ctx.set_leader(false);
+        assert_eq!(
+            gauge("SecretNotOwned"),
+            0,
+            "the new leader reports it, not this replica"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod keys;
 pub mod leader;
 pub mod metrics;
+pub mod not_synced;
 pub mod opener;
 pub mod policy;
 pub mod reconcile;

@@ -56,6 +56,14 @@ pub struct Metrics {
     pub active_key_age: Gauge,
     /// Whether this replica leads (1) or not (0).
     pub leader: Gauge,
+    /// SealedSecrets whose last reconcile on this replica failed, by reason.
+    pub not_synced: Family<ReasonLabel, Gauge>,
+    /// The key renewal period in seconds (0: renewal off).
+    pub key_renew_period: Gauge,
+    /// 1 when backup recipients are configured.
+    pub backup_enabled: Gauge,
+    /// When the leader last found the key backup complete (or completed it), Unix seconds.
+    pub backup_success: Gauge,
 }
 
 impl Default for Metrics {
@@ -70,6 +78,10 @@ impl Default for Metrics {
         let missing_keys = Gauge::default();
         let active_key_age = Gauge::default();
         let leader = Gauge::default();
+        let not_synced = Family::<ReasonLabel, Gauge>::default();
+        let key_renew_period = Gauge::default();
+        let backup_enabled = Gauge::default();
+        let backup_success = Gauge::default();
         let build = Family::<VersionLabel, Gauge>::default();
         build
             .get_or_create(&VersionLabel {
@@ -117,6 +129,26 @@ impl Default for Metrics {
             "1 when this replica is the leader",
             leader.clone(),
         );
+        registry.register(
+            "sealedsecrets_not_synced",
+            "SealedSecrets whose last reconcile failed, by reason (on the leader)",
+            not_synced.clone(),
+        );
+        registry.register(
+            "key_renew_period_seconds",
+            "How often a new sealing key is made (0: never)",
+            key_renew_period.clone(),
+        );
+        registry.register(
+            "key_backup_enabled",
+            "1 when backup recipients are configured",
+            backup_enabled.clone(),
+        );
+        registry.register(
+            "key_backup_last_success_timestamp_seconds",
+            "When the leader last found the key backup complete or completed it (Unix time; 0: not yet)",
+            backup_success.clone(),
+        );
         registry.register("build_info", "Build information", build);
         Self {
             registry,
@@ -129,12 +161,16 @@ impl Default for Metrics {
             missing_keys,
             active_key_age,
             leader,
+            not_synced,
+            key_renew_period,
+            backup_enabled,
+            backup_success,
         }
     }
 }
 
 impl Metrics {
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition (what Prometheus asks for).
     pub fn render(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
@@ -142,6 +178,57 @@ impl Metrics {
         }
         out
     }
+
+    /// The Prometheus text format 0.0.4, for scrapers and tools that do not ask for
+    /// OpenMetrics (`promtool check metrics`, curl, older agents): the same samples, with
+    /// each counter family named after its `_total` samples (0.0.4 parsers take a
+    /// family's samples by the family's name), and no `# UNIT` or `# EOF` lines.
+    pub fn render_text(&self) -> String {
+        to_text_format(&self.render())
+    }
+}
+
+/// OpenMetrics text as prometheus-client writes it (HELP, TYPE, UNIT, samples per family;
+/// `# EOF` last) → the Prometheus text format 0.0.4.
+fn to_text_format(open_metrics: &str) -> String {
+    let mut out = String::with_capacity(open_metrics.len());
+    let mut help: Option<&str> = None;
+    for line in open_metrics.lines() {
+        if line.starts_with("# HELP ") {
+            help = Some(line);
+            continue;
+        }
+        if let Some((name, kind)) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|rest| rest.split_once(' '))
+        {
+            let (name, kind) = match kind {
+                "counter" if !name.ends_with("_total") => (format!("{name}_total"), kind),
+                "unknown" => (name.to_owned(), "untyped"),
+                _ => (name.to_owned(), kind),
+            };
+            if let Some(text) = help
+                .take()
+                .and_then(|h| h.strip_prefix("# HELP "))
+                .and_then(|h| h.split_once(' '))
+                .map(|(_, text)| text)
+            {
+                out.push_str(&format!("# HELP {name} {text}\n"));
+            }
+            out.push_str(&format!("# TYPE {name} {kind}\n"));
+            continue;
+        }
+        if let Some(h) = help.take() {
+            out.push_str(h);
+            out.push('\n');
+        }
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -166,9 +253,49 @@ mod tests {
             "unseal_reconcile_errors_total{reason=\"DecryptFailed\"} 1",
             "unseal_reconcile_duration_seconds_count 1",
             "unseal_keys 0",
+            "unseal_key_renew_period_seconds 0",
+            "unseal_key_backup_enabled 0",
+            "unseal_key_backup_last_success_timestamp_seconds 0",
             "unseal_build_info{version=",
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn the_text_format_names_counters_by_their_samples() {
+        let m = Metrics::default();
+        m.reconciles
+            .get_or_create(&ResultLabel { result: "synced" })
+            .inc();
+        let open = m.render();
+        assert!(
+            open.contains("# TYPE unseal_reconciles counter\n"),
+            "{open}"
+        );
+        assert!(open.ends_with("# EOF\n"), "{open}");
+        let text = m.render_text();
+        assert!(
+            text.contains(
+                "# HELP unseal_reconciles_total SealedSecret reconciles by result.\n# TYPE unseal_reconciles_total counter\nunseal_reconciles_total{result=\"synced\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE unseal_keys gauge\nunseal_keys 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        // The same samples, line for line.
+        let samples = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(samples(&open), samples(&text));
     }
 }

@@ -200,6 +200,8 @@ pub async fn reconcile(
                     reason: verdict.reason,
                 })
                 .inc();
+            ctx.not_synced
+                .failed(&failure_key(sealed.as_ref()), verdict.reason);
             tracing::warn!(object = %object_key(sealed.as_ref()), reason = verdict.reason, message = %verdict.message, "not synced");
             if previous_reason.as_deref() != Some(verdict.reason) {
                 let event = Event {

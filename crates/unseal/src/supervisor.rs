@@ -40,7 +40,8 @@ impl Term {
             ctx.settings.renew_period,
             ctx.settings.backup_to.clone(),
             ctx.keys.clone(),
-        );
+        )
+        .reporting_backups_to(ctx.metrics.backup_success.clone());
         let every = ctx.settings.key_check_every;
         {
             let stopped = stopped.clone();

@@ -9,7 +9,7 @@ use seal_e2e::*;
 use serde_json::Value;
 
 /// The objects of the kustomization in `dir` (relative to the repository).
-fn kustomization(dir: &str) -> Vec<Value> {
+pub(crate) fn kustomization(dir: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(repo_file(&format!("{dir}/kustomization.yaml")))
         .expect("kustomization");
     let k = &documents(&text)[0];
@@ -54,7 +54,7 @@ fn uninstalling_the_controller_leaves_the_keys_namespace_and_the_crd() {
     }
 }
 
-fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+pub(crate) fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
     docs.iter()
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
         .unwrap_or_else(|| panic!("{kind}/{name} missing"))
@@ -152,7 +152,7 @@ fn validator() -> Option<Vec<&'static str>> {
     None
 }
 
-fn validate(name: &str, text: &str) {
+pub(crate) fn validate(name: &str, text: &str) {
     let Some(tool) = validator() else { return };
     let dir = scratch();
     let file = write(dir.path(), name, text);

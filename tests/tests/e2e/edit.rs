@@ -479,10 +479,11 @@ fn a_buffer_swapped_for_a_link_is_not_followed() {
 }
 
 /// Without rules, an object fully re-sealed to the example key and a stranger's key
-/// (counts agree) cannot be told from a legitimate one by its shape. seal says, before
-/// the user saves, which recipient it knows nothing of: on stderr and in the buffer.
+/// (counts agree) cannot be told from a legitimate one by its shape. seal refuses it
+/// before the editor opens, naming the recipient it knows nothing of; named with
+/// `--trust-recipient`, the edit goes ahead and the buffer says who each recipient is.
 #[test]
-fn a_recipient_nobody_vouches_for_is_named_before_saving() {
+fn a_recipient_nobody_vouches_for_is_refused_unless_named() {
     let s = Setup::new();
     let d = s.path();
     let stranger = attacker_recipient(d);
@@ -503,37 +504,169 @@ fn a_recipient_nobody_vouches_for_is_named_before_saving() {
     )
     .ok();
     std::fs::remove_file(&plain).expect("removed");
-    let config = d.join("config");
-    let editor = s.editor("cp \"$1\" \"$D/seen\"");
-    let identity = example_identity();
+    let before = s.read("db.yaml");
+    let config = d.join("config").display().to_string();
     let runtime = s.runtime.display().to_string();
-    let run = run_with_env(
-        d,
-        "seal",
-        &["edit", "db.yaml", "-i", &identity],
-        None,
-        &[
-            ("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig"),
-            ("EDITOR", &editor),
-            ("VISUAL", ""),
-            ("XDG_RUNTIME_DIR", &runtime),
-            ("SEAL_CONFIG_DIR", &config.display().to_string()),
-        ],
-    );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let identity = example_identity();
+    let edit = |editor: &str, extra: &[&str]| {
+        let mut args = vec!["edit", "db.yaml", "-i", &identity];
+        args.extend(extra);
+        run_with_env(
+            d,
+            "seal",
+            &args,
+            None,
+            &[
+                ("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig"),
+                ("EDITOR", editor),
+                ("VISUAL", ""),
+                ("XDG_RUNTIME_DIR", &runtime),
+                ("SEAL_CONFIG_DIR", &config),
+            ],
+        )
+    };
+    let editor = s.editor("touch \"$D/editor-ran\"\nsed -i 's/a: one/a: changed/' \"$1\"");
+    let line = edit(&editor, &[]).fails_with(1);
     assert!(
-        run.stderr.contains(&format!(
-            "new values will be sealed to {stranger}, which seal knows nothing of"
+        line.contains(&format!(
+            "values would be sealed to {stranger}, which seal knows nothing of"
         )),
-        "{}",
-        run.stderr
+        "{line}"
     );
+    assert!(line.contains("--trust-recipient"), "{line}");
+    assert!(!d.join("editor-ran").exists(), "refused before the editor");
+    assert_eq!(s.read("db.yaml"), before);
+    s.assert_no_plaintext_left();
+
+    let editor = s.editor("cp \"$1\" \"$D/seen\"\nsed -i 's/a: one/a: changed/' \"$1\"");
+    let run = edit(&editor, &["--trust-recipient", &stranger]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
     let seen = String::from_utf8(s.read("seen")).expect("utf-8");
     assert!(
-        seen.contains(&format!("#   {stranger} (UNKNOWN to seal")),
+        seen.contains(&format!("#   {stranger} (named on the command line)")),
         "{seen}"
     );
     assert!(seen.contains("(your identity)"), "{seen}");
+    assert_eq!(s.recovered()["a"], b"changed");
+}
+
+/// The attack on `seal recipients add -i`: someone with write access to the repo swaps
+/// the break-glass key in `spec.recipients` for their own (the count still agrees with
+/// the values' stanzas, and no rule covers the file). The maintainer adds a recipient
+/// with an identity that opens the values: before, every value was re-sealed to the
+/// swapped-in key too. Now it is refused before anything is opened, naming the key, and
+/// the file is left as it was.
+#[test]
+fn recipients_add_refuses_a_key_swapped_into_the_list() {
+    let s = Setup::new();
+    let d = s.path();
+    let attacker = attacker_recipient(d);
+    run_in(d, "seal", &["keygen", "-o", "dr.key"], None).ok();
+    let dr = std::fs::read_to_string(d.join("dr.key"))
+        .expect("key")
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .expect("recipient");
+    let plain = write(d, "plain.yaml", SECRET);
+    run_in(
+        d,
+        "seal",
+        &[
+            "-R",
+            &example_recipients(),
+            "-r",
+            &dr,
+            &plain,
+            "-w",
+            "db.yaml",
+        ],
+        None,
+    )
+    .ok();
+    std::fs::remove_file(&plain).expect("removed");
+    let text = String::from_utf8(s.read("db.yaml")).expect("utf-8");
+    let forged = text.replace(&dr, &attacker);
+    assert_ne!(forged, text, "the key was not found");
+    std::fs::write(d.join("db.yaml"), &forged).expect("forged");
+    run_in(d, "seal", &["keygen", "-o", "new.key"], None).ok();
+    let new = std::fs::read_to_string(d.join("new.key"))
+        .expect("key")
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .expect("recipient");
+    let config = d.join("config").display().to_string();
+    let identity = example_identity();
+    let run = run_with_env(
+        d,
+        "seal",
+        &["recipients", "add", "db.yaml", "-r", &new, "-i", &identity],
+        None,
+        &[
+            ("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig"),
+            ("SEAL_CONFIG_DIR", &config),
+        ],
+    );
+    let line = run.fails_with(1);
+    assert!(
+        line.contains(&format!(
+            "db.yaml: document 1: values would be sealed to {attacker}"
+        )),
+        "{line}"
+    );
+    assert_eq!(s.read("db.yaml"), forged.as_bytes(), "nothing written");
+    // The attacker's key still opens nothing.
+    let out = run_in(
+        d,
+        "unseal",
+        &["recover", "-i", "attacker.key", "db.yaml"],
+        None,
+    );
+    assert_ne!(out.code, Some(0), "the attacker's key opens nothing");
+}
+
+/// The editor holds the plaintext too: it runs with core dumps off (a limit of 0 it
+/// cannot raise), also when seal itself was started with them on.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_editor_runs_with_core_dumps_off() {
+    let s = Setup::new();
+    let d = s.path();
+    let editor = s.editor("ulimit -S -c > \"$D/soft\"\nulimit -H -c > \"$D/hard\"");
+    let identity = example_identity();
+    let runtime = s.runtime.display().to_string();
+    let seal = binary("seal");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -S -c unlimited 2>/dev/null; ulimit -S -c > \"$D/before\"; exec \"$@\"")
+        .arg("sh")
+        .arg(&seal)
+        .args(["edit", "db.yaml", "-i", &identity])
+        .current_dir(d)
+        .env("D", d)
+        .env("EDITOR", &editor)
+        .env("VISUAL", "")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("KUBECONFIG", "/nonexistent/seal-e2e-kubeconfig")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| {
+        std::fs::read_to_string(d.join(name))
+            .expect("written")
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(
+        read("before"),
+        "unlimited",
+        "the shell could not turn core dumps on"
+    );
+    assert_eq!(read("soft"), "0");
+    assert_eq!(read("hard"), "0");
 }
 
 /// A file of two SealedSecrets: editing a key of the second leaves every byte of the

@@ -25,7 +25,7 @@ static INSTALLED: OnceCell<Result<(), String>> = OnceCell::const_new();
 
 /// A module of tests/crds, downloaded (verified against go.sum) into Go's module cache:
 /// the folder it was unpacked into.
-fn module_dir(path: &str) -> PathBuf {
+pub(crate) fn module_dir(path: &str) -> PathBuf {
     let crds = repo_root().join("tests/crds");
     let output = Command::new("go")
         .args(["mod", "download", "-json", path])
@@ -54,7 +54,7 @@ fn module_dir(path: &str) -> PathBuf {
 }
 
 /// Every CustomResourceDefinition in the YAML files of `dir`.
-fn crds_in(dir: &Path) -> Vec<Value> {
+pub(crate) fn crds_in(dir: &Path) -> Vec<Value> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("directory entry").path())

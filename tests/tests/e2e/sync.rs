@@ -258,6 +258,32 @@ fn a_committed_link_out_of_the_repo_is_refused_and_nothing_is_written() {
     );
 }
 
+/// A link inside the repo to another SealedSecret file under the same rule stays a
+/// link: the file it points to is synced, the link is not replaced by a copy.
+#[test]
+fn a_link_inside_the_repo_stays_a_link() {
+    let repo = Repo::new();
+    let d = repo.path();
+    std::os::unix::fs::symlink("db.sealed.yaml", d.join("prod/link.sealed.yaml")).expect("link");
+    repo.rules("[keys/example.txt, keys/dr.txt]");
+    let run = repo.run(&["recipients", "sync", "-i", &example_identity()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("prod/link.sealed.yaml: a symbolic link; left alone"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        std::fs::symlink_metadata(d.join("prod/link.sealed.yaml"))
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    let check = repo.run(&["recipients", "sync", "--check"]);
+    assert_eq!(check.code, Some(0), "{}", check.stdout);
+}
+
 /// Someone appends their key to an object's spec.recipients in the repo. Sync brings
 /// the object back to the rule's recipients: the stranger is removed, not kept.
 #[test]

@@ -5,8 +5,9 @@
 //! Before anything is opened, the object's recipients are checked, because every new
 //! value goes to them: each must be a well-formed recipient, each value must be sealed to
 //! as many recipients as the list names (a name added to the list after sealing shows as
-//! a mismatch), and when a `.seal.yaml` rule covers the file, the list must hold no
-//! recipient the rule does not list (or pin). The plaintext lives only in a private file
+//! a mismatch), when a `.seal.yaml` rule covers the file, the list must hold no
+//! recipient the rule does not list (or pin), and every recipient must be one seal can
+//! vouch for ([`crate::edit::who`]). The plaintext lives only in a private file
 //! ([`crate::edit::private_file`]), wiped and removed whatever happens.
 
 use std::path::Path;
@@ -21,11 +22,10 @@ use crate::commands::check_places;
 use crate::edit::buffer;
 use crate::edit::editor::{self, Interrupts};
 use crate::edit::private_file::PrivateFile;
-use crate::edit::who::Known;
+use crate::edit::who::{self, Known};
 use crate::output;
 use crate::repo::check::is_recipient;
 use crate::repo::lookup::Lookup;
-use crate::trust::known_recipients::{self, KnownRecipients};
 
 /// Why `seal edit` needs an identity, and where a user without one gets one.
 pub const NEEDS_IDENTITY: &str = "seal edit needs -i IDENTITY, an age identity that opens the file: the cluster's controller re-seals values but never sends plaintext back, and it must not. For break-glass, have the cluster admin export a sealing key to you (`unseal keys export --to age1…`, your recipient from `seal keygen`), or keep a key of your own among the file's recipients (`seal recipients add -r age1… FILE`)";
@@ -42,6 +42,7 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
     if args.identity.is_empty() {
         bail!(NEEDS_IDENTITY);
     }
+    no_core_dumps();
     let path = args.file.as_path();
     let shown = output::shown_path(path);
     refuse_link(path, &shown)?;
@@ -68,7 +69,11 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
         let text = files::read_input(identity)?;
         keys.add_file(files::display_name(identity), &text)?;
     }
-    let known = known(&keys, rule);
+    let named = trusted(&args.trust_recipient)?;
+    let known = Known::gather(&keys, rule, named);
+    for object in &objects {
+        known.refuse_unknown(&object.at, &object.sealed.spec.recipients)?;
+    }
     let mut opened = Vec::with_capacity(objects.len());
     for object in &objects {
         opened.push(
@@ -105,6 +110,23 @@ pub fn run(args: EditArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Keeps the plaintext this process (and the editor, which inherits the limit) holds out
+/// of core dumps, and other processes of the user from attaching to read it. Best
+/// effort: a system that refuses leaves things as they were.
+#[cfg(target_os = "linux")]
+fn no_core_dumps() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
+    let _ = set_dumpable_behavior(DumpableBehavior::NotDumpable);
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = setrlimit(Resource::Core, none);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_core_dumps() {}
 
 /// Refuses a FILE that is a symbolic link: the link would be replaced by a file holding
 /// whatever it pointed to (another object, another repo's file), re-sealed.
@@ -215,35 +237,20 @@ fn check_rules(
             }
         }
     }
-    let mut listed = rule
-        .recipients
-        .as_ref()
-        .map(|r| r.to_strings())
-        .unwrap_or_default();
-    if let Some(pins) = &rule.cluster_pins {
-        listed.extend(pins.recipients.iter().cloned());
-    }
-    Ok(Some((source, listed)))
+    Ok(Some(who::listing(&config, rule)))
 }
 
-/// What seal knows of recipients: the identities given, the rule's list, and the keys
-/// clusters offered before (an unreadable memory of those only means less is known).
-fn known(keys: &KeyRing, rule: Option<(String, Vec<String>)>) -> Known {
-    let clusters = known_recipients::default_path()
-        .and_then(|path| KnownRecipients::load(&path).ok())
-        .map(|store| {
-            store
-                .clusters()
-                .iter()
-                .map(|c| (c.context.clone(), c.recipients.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    Known {
-        own: keys.recipients(),
-        rule,
-        clusters,
+/// The recipients given with `--trust-recipient`, each well formed.
+pub(crate) fn trusted(given: &[String]) -> anyhow::Result<Vec<String>> {
+    for (index, text) in given.iter().enumerate() {
+        if !is_recipient(text) {
+            bail!(
+                "--trust-recipient (the {} given): not an age X25519 recipient",
+                index + 1
+            );
+        }
     }
+    Ok(given.to_vec())
 }
 
 /// Shows the buffer until it parses and fits the file, or the user gives up. `None`
@@ -262,14 +269,7 @@ fn edit_loop(
     for object in objects {
         header.push(format!("{}: new values are sealed to:", object.at));
         for recipient in &object.sealed.spec.recipients {
-            let (line, vouched) = known.describe(recipient);
-            if !vouched {
-                eprintln!(
-                    "seal: warning: {}: new values will be sealed to {recipient}, which seal knows nothing of (not your identity, not in a .seal.yaml rule, not a cluster key seen before); check it before you save",
-                    object.at
-                );
-            }
-            header.push(format!("  {line}"));
+            header.push(format!("  {}", known.describe(recipient).0));
         }
     }
     let file = PrivateFile::create("seal-edit.yaml")

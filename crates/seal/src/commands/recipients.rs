@@ -12,8 +12,10 @@ use seal_core::{KeyRing, Recipients, SealedSecret, convert, files};
 
 use crate::cli::{RecipientsCommand, RetargetArgs};
 use crate::cluster::{self, Cluster};
-use crate::commands::{load_recipients_if_any, reseal_reply};
+use crate::commands::{edit, load_recipients_if_any, reseal_reply};
+use crate::edit::who::{self, Known};
 use crate::output;
+use crate::repo::lookup::Lookup;
 
 /// Which way the recipients change.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -66,10 +68,32 @@ fn retarget(args: RetargetArgs, direction: Direction) -> anyhow::Result<()> {
         through_controller(&args, &given, direction, &mut loaded)?;
     } else {
         let keys = identities(&args.identity)?;
+        // Every recipient the values will go to must be vouched for, before anything is
+        // opened: the objects' own lists come from the repo, where anyone with write
+        // access could have swapped a key of theirs in.
+        let mut named = edit::trusted(&args.trust_recipient)?;
+        if direction == Direction::Add {
+            named.extend(given.iter().cloned());
+        }
+        let mut lookup = Lookup::new(None)?;
+        let mut targets = Vec::new();
+        for file in &loaded {
+            let rule = who::rule_listing(&mut lookup, Path::new(&file.path))?;
+            let known = Known::gather(&keys, rule, named.clone());
+            for (index, object) in file.objects.iter().enumerate() {
+                let at = format!("{}: document {}", file.path, index + 1);
+                let to = target(&object.spec.recipients, &given, direction, &at)?;
+                if let Some(to) = &to {
+                    known.refuse_unknown(&at, &to.to_strings())?;
+                }
+                targets.push(to);
+            }
+        }
+        let mut targets = targets.into_iter();
         for file in &mut loaded {
             for (index, object) in file.objects.iter_mut().enumerate() {
                 let at = format!("{}: document {}", file.path, index + 1);
-                let Some(to) = target(&object.spec.recipients, &given, direction, &at)? else {
+                let Some(to) = targets.next().flatten() else {
                     continue;
                 };
                 *object = reseal_here(object, &keys, &to, &at)?;

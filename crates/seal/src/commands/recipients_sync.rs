@@ -7,8 +7,10 @@
 //! admin-trusted keys, and its reply is checked by [`reseal_reply::accept`]). Rules that
 //! list no recipients (the cluster is asked for its keys) are left to `seal reencrypt`.
 //! Everything is planned and re-sealed in memory first, then every changed file is
-//! staged beside its target and only then renamed into place: after any failure the
-//! repository is byte for byte what it was.
+//! staged beside its target and only then renamed into place: after any failure to plan,
+//! open, re-seal or stage, the repository is byte for byte what it was (the renames
+//! themselves, one per file, are the only step that can leave some files new and others
+//! not). Files that are symbolic links are left alone.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -145,14 +147,22 @@ fn plan(args: &SyncArgs) -> anyhow::Result<(Vec<Planned>, usize)> {
     let mut seen = 0usize;
     let mut asked_cluster = BTreeSet::new();
     for path in files {
+        let shown = output::shown_path(&path);
         let Some((objects, format, others)) = read_sealed(&path)? else {
             continue;
         };
-        let shown = output::shown_path(&path);
         let Some(config) = lookup.config_for(&path)? else {
             continue;
         };
         check_places(&config, Some(&path), Some(&path))?;
+        // Renaming onto a committed link would replace it with a copy of what it
+        // pointed to; the file it points to is synced under its own name instead.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            eprintln!(
+                "seal recipients sync: {shown}: a symbolic link; left alone (sync the file it points to)"
+            );
+            continue;
+        }
         let Some(rule) = config.rule_for(&path) else {
             continue;
         };

@@ -19,6 +19,8 @@ pub const RUNTIME_DIR_ENV: &str = "XDG_RUNTIME_DIR";
 pub struct PrivateFile {
     path: PathBuf,
     dir: Option<tempfile::TempDir>,
+    /// The user the private folder was made by: the only owner the file may have.
+    owner: Option<u32>,
 }
 
 impl PrivateFile {
@@ -65,9 +67,11 @@ impl PrivateFile {
         options.write(true).create_new(true);
         restrict(&mut options);
         options.open(&path)?;
+        let owner = owner_of(dir.path())?;
         Ok(Self {
             path,
             dir: Some(dir),
+            owner,
         })
     }
 
@@ -96,7 +100,16 @@ impl PrivateFile {
     /// Opens the file only when it is a regular file, and is still the same file once
     /// open (its device and inode match what `lstat` saw).
     fn open_regular(&self, write: bool) -> std::io::Result<File> {
-        open_regular(&self.path, write)
+        let file = open_regular(&self.path, write)?;
+        if let Some(owner) = self.owner
+            && owner_of_file(&file)? != Some(owner)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the file belongs to someone else now (its folder was swapped)",
+            ));
+        }
+        Ok(file)
     }
 }
 
@@ -128,9 +141,10 @@ fn base_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// Whether nobody but the user can rename or replace entries of `base`: it is sticky,
-/// or it belongs to the user (the owner of `ours`, just made in it) and no one else may
-/// write it.
+/// Whether nobody but the user (and root) can rename or replace entries of `base`: it
+/// belongs to root or to the user (the owner of `ours`, just made in it), and it is
+/// sticky or no one else may write it. The owner of a sticky folder can still rename
+/// what others put in it, so a sticky folder of another user does not do.
 #[cfg(unix)]
 fn is_safe_base(base: &Path, ours: &Path) -> std::io::Result<bool> {
     use std::os::unix::fs::MetadataExt;
@@ -138,12 +152,37 @@ fn is_safe_base(base: &Path, ours: &Path) -> std::io::Result<bool> {
     let me = std::fs::metadata(ours)?.uid();
     let sticky = meta.mode() & 0o1000 != 0;
     let others_write = meta.mode() & 0o022 != 0;
-    Ok(sticky || (meta.uid() == me && !others_write))
+    let owned = meta.uid() == me || meta.uid() == 0;
+    Ok(owned && (sticky || !others_write))
 }
 
 #[cfg(not(unix))]
 fn is_safe_base(_: &Path, _: &Path) -> std::io::Result<bool> {
     Ok(true)
+}
+
+/// The user owning `path` (`None` where files have no such owner).
+#[cfg(unix)]
+fn owner_of(path: &Path) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(Some(std::fs::symlink_metadata(path)?.uid()))
+}
+
+#[cfg(not(unix))]
+fn owner_of(_: &Path) -> std::io::Result<Option<u32>> {
+    Ok(None)
+}
+
+/// The user owning the open `file`.
+#[cfg(unix)]
+fn owner_of_file(file: &File) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(Some(file.metadata()?.uid()))
+}
+
+#[cfg(not(unix))]
+fn owner_of_file(_: &File) -> std::io::Result<Option<u32>> {
+    Ok(None)
 }
 
 /// Opens `path` only when `lstat` says it is a regular file and the opened file is that
@@ -281,6 +320,36 @@ mod tests {
         let file = PrivateFile::create_in(&[sticky.path().to_path_buf()], "b.yaml")
             .expect("sticky is fine");
         drop(file);
+    }
+
+    /// The attacks of another user: a sticky folder they own (its owner may rename what
+    /// others put in it) is passed over, and a buffer that now belongs to them (its
+    /// folder swapped) is not read. Making a file another user's needs root; elsewhere
+    /// the test says so and checks only what it can.
+    #[cfg(unix)]
+    #[test]
+    fn another_users_sticky_folder_or_file_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        const STRANGER: u32 = 54_321;
+        let theirs = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(theirs.path(), std::fs::Permissions::from_mode(0o1777))
+            .expect("chmod");
+        if std::os::unix::fs::chown(theirs.path(), Some(STRANGER), None).is_err() {
+            eprintln!("not root: cannot give a folder to another user; skipped");
+            return;
+        }
+        let err = PrivateFile::create_in(&[theirs.path().to_path_buf()], "b.yaml")
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("others may rename"), "{err}");
+
+        let file = PrivateFile::create("buffer.yaml").expect("created");
+        file.write("password: hunter2\n").expect("written");
+        std::os::unix::fs::chown(file.path(), Some(STRANGER), None).expect("chown");
+        let err = file.read().expect_err("refused");
+        assert!(err.to_string().contains("belongs to someone else"), "{err}");
+        let err = file.write("x").expect_err("refused");
+        assert!(err.to_string().contains("belongs to someone else"), "{err}");
     }
 
     /// The attack: the buffer swapped for a link to another file of the user's. Reading

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -132,7 +132,7 @@ async fn readyz(State(ctx): State<Arc<Context>>) -> Response {
     }
 }
 
-async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
+async fn metrics(State(ctx): State<Arc<Context>>, headers: HeaderMap) -> Response {
     let set = ctx.keys.current();
     ctx.metrics
         .keys
@@ -147,6 +147,20 @@ async fn metrics(State(ctx): State<Arc<Context>>) -> Response {
         let age = clock::now().duration_since(active.created).as_secs();
         ctx.metrics.active_key_age.set(age);
     }
-    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    ([(header::CONTENT_TYPE, content_type)], ctx.metrics.render()).into_response()
+    // OpenMetrics for whoever asks for it (Prometheus does), else the classic text format.
+    let open_metrics = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    if open_metrics {
+        let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        ([(header::CONTENT_TYPE, content_type)], ctx.metrics.render()).into_response()
+    } else {
+        let content_type = "text/plain; version=0.0.4; charset=utf-8";
+        (
+            [(header::CONTENT_TYPE, content_type)],
+            ctx.metrics.render_text(),
+        )
+            .into_response()
+    }
 }

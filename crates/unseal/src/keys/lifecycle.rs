@@ -10,6 +10,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
+use prometheus_client::metrics::gauge::Gauge;
 
 use kube::{Api, Client};
 use seal_core::Recipients;
@@ -37,6 +38,8 @@ pub struct KeyManager {
     backups: BackupStore,
     /// Reports keys the registry remembers but no Secret holds.
     missing: MissingKeys,
+    /// Set to the time of each backup refresh that succeeded.
+    backup_success: Gauge,
 }
 
 impl KeyManager {
@@ -58,7 +61,15 @@ impl KeyManager {
             store,
             backups: BackupStore::default(),
             missing: MissingKeys::new(client_for_events, namespace),
+            backup_success: Gauge::default(),
         }
+    }
+
+    /// Reports the time of every successful backup refresh to `gauge`
+    /// (`unseal_key_backup_last_success_timestamp_seconds`).
+    pub fn reporting_backups_to(mut self, gauge: Gauge) -> Self {
+        self.backup_success = gauge;
+        self
     }
 
     /// Makes the first key when there is none; renews when the active key is older than
@@ -123,8 +134,9 @@ impl KeyManager {
             .collect();
         self.backups
             .refresh(&self.secrets, &self.namespace, &stored, to)
-            .await
-            .map(drop)
+            .await?;
+        self.backup_success.set(clock::now().as_second());
+        Ok(())
     }
 
     async fn upsert_config_map(
