@@ -153,6 +153,19 @@ fn kubeseal_output_in_every_scope_opens_to_the_same_bytes() {
         assert_eq!(secret["metadata"]["namespace"], "apps");
     }
     assert!(!dir.path().join("config.seal.yaml").exists());
+    // A file named twice (itself and under its folder) is migrated once.
+    for (_, name, _) in scopes {
+        std::fs::remove_file(dir.path().join(format!("{name}.seal.yaml"))).expect("removed");
+    }
+    let twice = migrate(dir.path(), &["--beside", ".", "db-ns.yaml"]);
+    assert_eq!(twice.code, Some(0), "{}", twice.stderr);
+    assert!(
+        twice
+            .stderr
+            .contains("seal migrate: 3 SealedSecret(s) migrated"),
+        "{}",
+        twice.stderr
+    );
     // Running again would overwrite: refused, by name.
     let line = migrate(dir.path(), &["--beside", "."]).fails_with(1);
     assert!(

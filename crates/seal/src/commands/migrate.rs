@@ -139,21 +139,29 @@ fn load_keys(paths: &[String]) -> anyhow::Result<BitnamiKeys> {
     Ok(keys)
 }
 
-/// The files to read: each FILE as given (explicit: it must hold a bitnami
+/// The files to read, each once: each FILE as given (explicit: it must hold a bitnami
 /// SealedSecret), and every manifest under each DIR.
 fn inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, bool)>> {
-    let mut all = Vec::new();
+    let mut all: Vec<(PathBuf, bool)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut add = |file: PathBuf, explicit: bool| {
+        // A file named twice (itself and under a folder given too) is read once.
+        let real = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        if seen.insert(real) {
+            all.push((file, explicit));
+        }
+    };
     for path in paths {
         let meta = std::fs::metadata(path)
             .with_context(|| format!("{}: cannot read", output::shown_path(path)))?;
         if meta.is_dir() {
             for file in walk::manifests(path, None)? {
                 if !is_seal_output(&file) {
-                    all.push((file, false));
+                    add(file, false);
                 }
             }
         } else {
-            all.push((path.clone(), true));
+            add(path.clone(), true);
         }
     }
     Ok(all)
