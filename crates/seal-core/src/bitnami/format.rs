@@ -78,14 +78,17 @@ pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretByte
         return Err(FormatError::TooShort);
     }
     let (rsa_block, sealed) = rest.split_at(rsa_len);
-    let mut fitting = keys.iter().filter(|k| k.size() == rsa_len).peekable();
+    let mut fitting = keys
+        .in_trial_order()
+        .filter(|(_, k)| k.size() == rsa_len)
+        .peekable();
     if fitting.peek().is_none() {
         return Err(FormatError::NoKeyOfThatSize(rsa_len));
     }
     // The label is bytes in Go; the rsa crate takes it as a string. Names and namespaces
     // are ASCII, so a label that is not UTF-8 cannot be one bitnami made.
     let label = std::str::from_utf8(label).map_err(|_| FormatError::NoKeyOpens)?;
-    for key in fitting {
+    for (index, key) in fitting {
         let Ok(session) = key.decrypt(Oaep::new_with_label::<Sha256, _>(label), rsa_block) else {
             continue;
         };
@@ -95,6 +98,7 @@ pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretByte
         }
         let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&session));
         if let Ok(plain) = cipher.decrypt(Nonce::from_slice(&[0u8; 12]), sealed) {
+            keys.opened_with(index);
             return Ok(SecretBytes::new(plain));
         }
     }
@@ -128,6 +132,7 @@ pub fn seal_for_test(key: &rsa::RsaPublicKey, value: &[u8], label: &str) -> Vec<
 mod tests {
     use super::*;
     use crate::bitnami::keys::tests::test_keys;
+    use rsa::pkcs1::DecodeRsaPrivateKey;
 
     #[test]
     fn a_value_opens_with_its_label_only() {
@@ -144,6 +149,28 @@ mod tests {
         );
         assert_eq!(open(&keys, &sealed, b""), Err(FormatError::NoKeyOpens));
     }
+
+    #[test]
+    fn the_key_that_opened_last_is_tried_first() {
+        let mut keys = BitnamiKeys::new();
+        let other = rsa::RsaPrivateKey::from_pkcs1_pem(OTHER_KEY).expect("other key");
+        keys.add_file("other.pem", OTHER_KEY).expect("other");
+        keys.add_file("test.key", crate::bitnami::keys::tests::TEST_KEY)
+            .expect("test key");
+        let order = |keys: &BitnamiKeys| keys.in_trial_order().map(|(i, _)| i).collect::<Vec<_>>();
+        assert_eq!(order(&keys), [0, 1]);
+        let public = keys.iter().nth(1).expect("second").to_public_key();
+        let sealed = seal_for_test(&public, b"v", "");
+        assert_eq!(open(&keys, &sealed, b"").expect("opens").expose(), b"v");
+        assert_eq!(keys.last_opened(), 1);
+        assert_eq!(order(&keys), [1, 0]);
+        let sealed = seal_for_test(&other.to_public_key(), b"w", "");
+        assert_eq!(open(&keys, &sealed, b"").expect("opens").expose(), b"w");
+        assert_eq!(order(&keys), [0, 1]);
+    }
+
+    /// A second throw-away 2048-bit key, made for this test only.
+    const OTHER_KEY: &str = include_str!("../../../../keys-example/sealed-secrets-other.key");
 
     #[test]
     fn tampered_values_fail() {

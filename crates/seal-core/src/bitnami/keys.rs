@@ -4,6 +4,8 @@
 //! several documents, `v1/List` included), each `kubernetes.io/tls` with the PEM in
 //! `data.tls.key`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use base64::Engine as _;
 use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -23,6 +25,10 @@ const MAX_BITS: usize = 8192;
 #[derive(Default)]
 pub struct BitnamiKeys {
     keys: Vec<RsaPrivateKey>,
+    /// The key that opened the last value: tried first, since values sealed together
+    /// were sealed with the same key (bitnami renews its key every 30 days, so a cluster
+    /// holds dozens, and each RSA-4096 try costs milliseconds).
+    last_opened: AtomicUsize,
 }
 
 impl std::fmt::Debug for BitnamiKeys {
@@ -40,6 +46,30 @@ impl BitnamiKeys {
     /// The keys.
     pub fn iter(&self) -> impl Iterator<Item = &RsaPrivateKey> {
         self.keys.iter()
+    }
+
+    /// The keys with their index, the one that opened the last value first.
+    pub fn in_trial_order(&self) -> impl Iterator<Item = (usize, &RsaPrivateKey)> {
+        let first = self
+            .last_opened
+            .load(Ordering::Relaxed)
+            .min(self.keys.len());
+        let rest = self.keys.iter().enumerate();
+        self.keys
+            .get(first)
+            .map(|k| (first, k))
+            .into_iter()
+            .chain(rest.filter(move |(i, _)| *i != first))
+    }
+
+    /// Notes which key opened a value.
+    pub fn opened_with(&self, index: usize) {
+        self.last_opened.store(index, Ordering::Relaxed);
+    }
+
+    /// The index of the key that opened the last value (0 before any).
+    pub fn last_opened(&self) -> usize {
+        self.last_opened.load(Ordering::Relaxed)
     }
 
     /// How many keys.
