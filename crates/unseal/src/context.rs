@@ -1,12 +1,14 @@
 //! [`Context`]: what the reconciler, the key tasks and the HTTP API share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use kube::Client;
-use seal_core::Recipients;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::ObjectRef;
+use seal_core::{Recipients, SealedSecret};
 
 use crate::clock::Clock;
 use crate::events::EventPublisher;
@@ -15,6 +17,10 @@ use crate::keys::KeyStore;
 use crate::metrics::Metrics;
 use crate::opener::Opener;
 use crate::secret_sync::write_wars::WriteWars;
+use crate::sync_record::SecretStamps;
+
+/// A SealedSecret as the controller's triggers name it.
+pub type SealedRef = ObjectRef<PartialObjectMeta<SealedSecret>>;
 
 /// The controller's settings (from flags or `UNSEAL_*` variables).
 #[derive(Clone, Debug)]
@@ -107,6 +113,11 @@ pub struct Context {
     pub settings: Settings,
     /// Consecutive failures per object, for backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// SealedSecrets that did not open for want of a key: the only ones a new key
+    /// re-tries.
+    waiting_for_key: Mutex<HashSet<SealedRef>>,
+    /// The stamps of the Secrets the running controller's watches see.
+    secret_stamps: RwLock<Arc<SecretStamps>>,
     /// Set once the controller's caches are synced.
     synced: AtomicBool,
     /// Set while this replica leads.
@@ -130,6 +141,8 @@ impl Context {
             metrics: Metrics::default(),
             settings,
             failures: Mutex::new(HashMap::new()),
+            waiting_for_key: Mutex::new(HashSet::new()),
+            secret_stamps: RwLock::new(Arc::new(SecretStamps::new(0))),
             synced: AtomicBool::new(false),
             leader: AtomicBool::new(false),
             http_bodies: Default::default(),
@@ -177,6 +190,77 @@ impl Context {
             .len()
     }
 
+    /// Records that `object` did not open for want of a key, with the keys of version
+    /// `keys_version`. Returns `false` (and records nothing) when the keys have changed
+    /// since: the object must be tried again with them, as the change's re-try may have
+    /// come and gone before it was recorded.
+    pub fn wait_for_key(&self, object: SealedRef, keys_version: u64) -> bool {
+        let mut waiting = self
+            .waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if self.keys.version() != keys_version {
+            waiting.remove(&object);
+            return false;
+        }
+        waiting.insert(object);
+        true
+    }
+
+    /// Forgets that `object` waits for a key.
+    pub fn stop_waiting_for_key(&self, object: &SealedRef) {
+        self.waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(object);
+    }
+
+    /// Whether `object` waits for a key.
+    pub fn is_waiting_for_key(&self, object: &SealedRef) -> bool {
+        self.waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(object)
+    }
+
+    /// Takes the objects waiting for a key in `namespace` (all when `None`), to re-try
+    /// them with new keys.
+    pub fn take_waiting_for_key(&self, namespace: Option<&str>) -> Vec<SealedRef> {
+        let mut waiting = self
+            .waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let (take, keep): (Vec<SealedRef>, Vec<SealedRef>) = waiting
+            .drain()
+            .partition(|o| namespace.is_none() || o.namespace.as_deref() == namespace);
+        waiting.extend(keep);
+        take
+    }
+
+    /// How many objects wait for a key.
+    pub fn waiting_for_key_count(&self) -> usize {
+        self.waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// The stamps of the Secrets the running controller sees.
+    pub fn secret_stamps(&self) -> Arc<SecretStamps> {
+        self.secret_stamps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts the stamps of a newly started controller in place.
+    pub fn set_secret_stamps(&self, stamps: Arc<SecretStamps>) {
+        *self
+            .secret_stamps
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = stamps;
+    }
+
     /// Marks the controller's caches synced (or not).
     pub fn set_synced(&self, synced: bool) {
         self.synced.store(synced, Ordering::SeqCst);
@@ -196,5 +280,55 @@ impl Context {
     /// Ready: keys loaded and, on the leader, the controller's caches synced.
     pub fn is_ready(&self) -> bool {
         self.keys.is_loaded() && (!self.is_leader() || self.synced.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(ns: &str, name: &str) -> SealedRef {
+        ObjectRef::new(name).within(ns)
+    }
+
+    fn context() -> Arc<Context> {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        Context::new(client, Settings::new("seal-system", "test"))
+    }
+
+    #[tokio::test]
+    async fn a_key_change_takes_only_what_waits_for_a_key_in_its_namespace() {
+        let ctx = context();
+        let version = ctx.keys.version();
+        assert!(ctx.wait_for_key(object("apps", "a"), version));
+        assert!(ctx.wait_for_key(object("team-b", "b"), version));
+        assert!(ctx.is_waiting_for_key(&object("apps", "a")));
+        assert_eq!(
+            ctx.take_waiting_for_key(Some("apps")),
+            vec![object("apps", "a")]
+        );
+        assert_eq!(ctx.waiting_for_key_count(), 1);
+        ctx.stop_waiting_for_key(&object("team-b", "b"));
+        assert!(ctx.take_waiting_for_key(None).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_object_that_failed_with_keys_since_replaced_is_not_left_waiting() {
+        let ctx = context();
+        let version = ctx.keys.version();
+        let (set, _) = crate::keys::KeySet::from_secrets([&crate::keys::secrets::encode(
+            "seal-key-0001",
+            "seal-system",
+            &age::x25519::Identity::generate(),
+            crate::clock::now(),
+            false,
+        )]);
+        ctx.keys.replace(set);
+        assert!(
+            !ctx.wait_for_key(object("apps", "a"), version),
+            "the keys changed while it was opened: re-try it now"
+        );
+        assert_eq!(ctx.waiting_for_key_count(), 0);
     }
 }

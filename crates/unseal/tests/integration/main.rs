@@ -15,4 +15,5 @@ mod correctness;
 mod fuzz_corpus;
 mod http_api;
 mod leader;
+mod restart;
 mod support;
