@@ -97,6 +97,7 @@ pub(crate) fn unseal_binary() -> anyhow::Result<std::path::PathBuf> {
 /// Starts `unseal run` with this kubeconfig, as the benchmark runs it.
 pub(crate) fn spawn_controller(
     kubeconfig: &std::path::Path,
+    listen: &str,
 ) -> anyhow::Result<std::process::Child> {
     Ok(std::process::Command::new(unseal_binary()?)
         .arg("run")
@@ -108,7 +109,7 @@ pub(crate) fn spawn_controller(
             "--identity",
             "bench",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--lease-renew-period",
             "200ms",
             "--resync-period",
@@ -124,7 +125,7 @@ pub async fn parent(n: usize) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, double.kubeconfig("default"))?;
-    let mut child = spawn_controller(&kubeconfig)?;
+    let child = spawn_controller(&kubeconfig, "127.0.0.1:0")?;
     let proc = Proc(child.id());
     let secrets = ResourceKind::secrets();
     let everything = LabelSelector::parse("").map_err(anyhow::Error::msg)?;
@@ -185,8 +186,7 @@ pub async fn parent(n: usize) -> anyhow::Result<Figures> {
     // where the RSS settles, not only where it is 8 s after the burst.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let idle_settled = proc.status("VmRSS:");
-    let _ = child.kill();
-    let _ = child.wait();
+    let restart = crate::restart::on_double(&double, child, &kubeconfig, n).await?;
     let figures = Figures {
         n,
         keys,
@@ -196,6 +196,7 @@ pub async fn parent(n: usize) -> anyhow::Result<Figures> {
         idle_synced,
         idle_settled,
         peak,
+        restart: Some(restart),
         steady_writes: if writes_after == writes_before {
             "0".to_owned()
         } else {
@@ -226,6 +227,8 @@ pub(crate) struct Figures {
     pub peak: u64,
     /// Writes in the 5 s after the sync ("0" when none).
     pub steady_writes: String,
+    /// The restart and rotation rows, when measured.
+    pub restart: Option<crate::restart::RestartFigures>,
 }
 
 impl Figures {
