@@ -17,7 +17,7 @@ use crate::keys::KeyStore;
 use crate::metrics::Metrics;
 use crate::opener::Opener;
 use crate::secret_sync::write_wars::WriteWars;
-use crate::sync_record::SecretStamps;
+use crate::sync_record::SyncCaches;
 
 /// A SealedSecret as the controller's triggers name it.
 pub type SealedRef = ObjectRef<PartialObjectMeta<SealedSecret>>;
@@ -116,8 +116,8 @@ pub struct Context {
     /// SealedSecrets that did not open for want of a key: the only ones a new key
     /// re-tries.
     waiting_for_key: Mutex<HashSet<SealedRef>>,
-    /// The stamps of the Secrets the running controller's watches see.
-    secret_stamps: RwLock<Arc<SecretStamps>>,
+    /// What the running controller's watches show of sync records.
+    sync_caches: RwLock<Arc<SyncCaches>>,
     /// Set once the controller's caches are synced.
     synced: AtomicBool,
     /// Set while this replica leads.
@@ -142,7 +142,7 @@ impl Context {
             settings,
             failures: Mutex::new(HashMap::new()),
             waiting_for_key: Mutex::new(HashSet::new()),
-            secret_stamps: RwLock::new(Arc::new(SecretStamps::new(0))),
+            sync_caches: RwLock::new(Arc::new(SyncCaches::new(0))),
             synced: AtomicBool::new(false),
             leader: AtomicBool::new(false),
             http_bodies: Default::default(),
@@ -245,20 +245,17 @@ impl Context {
             .len()
     }
 
-    /// The stamps of the Secrets the running controller sees.
-    pub fn secret_stamps(&self) -> Arc<SecretStamps> {
-        self.secret_stamps
+    /// What the running controller's watches show of sync records.
+    pub fn sync_caches(&self) -> Arc<SyncCaches> {
+        self.sync_caches
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    /// Puts the stamps of a newly started controller in place.
-    pub fn set_secret_stamps(&self, stamps: Arc<SecretStamps>) {
-        *self
-            .secret_stamps
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = stamps;
+    /// Puts the caches of a newly started controller in place.
+    pub fn set_sync_caches(&self, caches: Arc<SyncCaches>) {
+        *self.sync_caches.write().unwrap_or_else(|p| p.into_inner()) = caches;
     }
 
     /// Marks the controller's caches synced (or not).

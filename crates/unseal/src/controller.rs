@@ -26,23 +26,26 @@ use tokio::sync::watch;
 use crate::context::Context;
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret_sync::{MANAGED_SELECTOR, MERGED_SELECTOR};
-use crate::sync_record::{RECORD_ANNOTATION, SecretStamps};
+use crate::sync_record::stamps::stamp_of;
+use crate::sync_record::{RECORD_ANNOTATION, SyncCaches, Tag};
 
 /// Drops what the cache does not need from a watched SealedSecret: the reconciler reads
-/// the object itself, so only its name, namespace, versions and sync record are kept.
-/// Other annotations can be large (`kubectl apply` stores the whole object, ciphertext
-/// included, in `last-applied-configuration`), and so can `managedFields`.
+/// the object itself, so only its name, namespace and versions are kept (its sync record
+/// is taken out before, into [`Records`]). Annotations can be large (`kubectl apply`
+/// stores the whole object, ciphertext included, in `last-applied-configuration`), and so
+/// can `managedFields`.
 fn slim(object: &mut PartialObjectMeta<SealedSecret>) {
     let meta = &mut object.metadata;
-    meta.annotations = meta
-        .annotations
-        .take()
-        .and_then(|mut all| all.remove_entry(RECORD_ANNOTATION))
-        .map(|(k, v)| std::iter::once((k, v)).collect());
+    meta.annotations = None;
     meta.managed_fields = None;
     meta.labels = None;
     meta.owner_references = None;
     meta.finalizers = None;
+}
+
+/// The sync record of a watched SealedSecret, parsed.
+fn record_of(object: &PartialObjectMeta<SealedSecret>) -> Option<Tag> {
+    Tag::parse(object.annotations().get(RECORD_ANNOTATION)?)
 }
 
 /// The SealedSecret that merges keys into a Secret: the one of the same name and
@@ -107,8 +110,8 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     };
     let mut runs = Vec::new();
     let mut stores = Vec::new();
-    let stamps = Arc::new(SecretStamps::new(scopes.len() * 2));
-    ctx.set_secret_stamps(stamps.clone());
+    let caches = Arc::new(SyncCaches::new(scopes.len()));
+    ctx.set_sync_caches(caches.clone());
     for (feed, (namespace, sealed_api, secret_api)) in scopes.into_iter().enumerate() {
         // A new key re-tries the SealedSecrets that failed for want of one, and only them.
         let waiting = ctx.clone();
@@ -120,21 +123,23 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
         });
         // The Secret watches feed the stamps before they trigger a reconcile.
         let secrets_of = |selector: &str, feed: usize| {
-            let stamps = stamps.clone();
+            let caches = caches.clone();
             watcher(
                 secret_api.clone(),
                 watcher::Config::default().labels(selector),
             )
             .default_backoff()
-            .inspect(move |event| stamps.observe(feed, event))
+            .inspect(move |event| caches.stamps.observe(feed, event, stamp_of))
             .touched_objects()
         };
         let mut stopped = stop.clone();
         let (reader, writer) = reflector::store();
         let forgetting = ctx.clone();
         let known = reader.clone();
+        let records = caches.clone();
         let sealed = watcher(sealed_api, watcher::Config::default())
             .default_backoff()
+            .inspect(move |event| records.records.observe(feed, event, record_of))
             .modify(slim)
             .reflect(writer)
             .inspect(move |event| forget_backoff_of_gone_objects(&forgetting, &known, event))
@@ -168,7 +173,7 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
                     return;
                 }
             }
-            ctx.secret_stamps().listed().await;
+            ctx.sync_caches().stamps.listed().await;
             ctx.set_synced(true);
             tracing::info!("controller caches synced");
         }

@@ -75,18 +75,21 @@ async fn still_in_sync(meta: &PartialObjectMeta<SealedSecret>, ctx: &Context) ->
     if meta.metadata.deletion_timestamp.is_some() {
         return false;
     }
-    let (Some(record), Some(uid), Some(generation)) = (
-        meta.annotations().get(RECORD_ANNOTATION),
-        meta.metadata.uid.as_deref(),
-        meta.metadata.generation,
-    ) else {
+    let (Some(uid), Some(generation)) = (meta.metadata.uid.as_deref(), meta.metadata.generation)
+    else {
         return false;
     };
     let keys = ctx.keys.current();
     let Some(key) = keys.record_key.as_ref() else {
         return false;
     };
-    let stamps = ctx.secret_stamps();
+    let caches = ctx.sync_caches();
+    let (namespace, name) = (meta.namespace().unwrap_or_default(), meta.name_any());
+    let records = caches.records.lookup(&namespace, &name);
+    if records.is_empty() {
+        return false;
+    }
+    let stamps = &caches.stamps;
     if !stamps.is_listed()
         && tokio::time::timeout(STAMPS_WAIT, stamps.listed())
             .await
@@ -94,10 +97,12 @@ async fn still_in_sync(meta: &PartialObjectMeta<SealedSecret>, ctx: &Context) ->
     {
         return false;
     }
-    stamps
-        .lookup(&meta.namespace().unwrap_or_default(), &meta.name_any())
-        .iter()
-        .any(|stamp| key.verifies(record, uid, generation, stamp))
+    let stamps = stamps.lookup(&namespace, &name);
+    records.iter().any(|record| {
+        stamps
+            .iter()
+            .any(|stamp| key.verifies_tag(record, uid, generation, stamp))
+    })
 }
 
 /// Brings the SealedSecret's sync record to what it should be now: the record of this

@@ -13,7 +13,7 @@
 //!   edited Secret, or one deleted and made again, no longer matches.
 //!
 //! At start the metadata-only watches give the SealedSecret's annotation, uid and
-//! generation and each Secret's uid and `resourceVersion` ([`stamps`]); when the MAC
+//! generation and each Secret's uid and `resourceVersion` (kept small: [`stamps`]); when the MAC
 //! verifies, nothing is to be done. Anyone who can write the SealedSecret's annotations
 //! can only copy a record that was valid for exactly this object's current state (the MAC
 //! binds the uid, generation and Secret version), or break it, which costs one full
@@ -32,7 +32,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-pub use stamps::SecretStamps;
+pub use stamps::{Records, SecretStamps};
 
 /// The annotation on a SealedSecret that holds its sync record.
 pub const RECORD_ANNOTATION: &str = "seal.dev/synced";
@@ -42,6 +42,25 @@ const VERSION: &str = "v1";
 
 /// Bytes of the MAC kept in the record (128 bits).
 const TAG_BYTES: usize = 16;
+
+/// What the running controller's watches have shown about sync records: the stamps of
+/// the Secrets and the records of the SealedSecrets.
+pub struct SyncCaches {
+    /// The Secrets' stamps, two feeds (owned, merged) per watched scope.
+    pub stamps: SecretStamps,
+    /// The SealedSecrets' records, one feed per watched scope.
+    pub records: Records,
+}
+
+impl SyncCaches {
+    /// Empty caches for `scopes` watched scopes.
+    pub fn new(scopes: usize) -> Self {
+        Self {
+            stamps: SecretStamps::new(scopes * 2),
+            records: Records::new(scopes),
+        }
+    }
+}
 
 /// A digest of a Secret's uid and `resourceVersion`: which version of which object the
 /// controller last saw. Both are set by the API server alone.
@@ -123,20 +142,37 @@ impl RecordKey {
     /// Whether `record` is this key's record for that SealedSecret, generation and Secret
     /// version (compared in constant time).
     pub fn verifies(&self, record: &str, sealed_uid: &str, generation: i64, stamp: &Stamp) -> bool {
-        let Some(encoded) = record
-            .strip_prefix(VERSION)
-            .and_then(|r| r.strip_prefix('.'))
-        else {
-            return false;
-        };
+        Tag::parse(record).is_some_and(|tag| self.verifies_tag(&tag, sealed_uid, generation, stamp))
+    }
+
+    /// [`Self::verifies`] for a record already parsed.
+    pub fn verifies_tag(
+        &self,
+        tag: &Tag,
+        sealed_uid: &str,
+        generation: i64,
+        stamp: &Stamp,
+    ) -> bool {
+        self.mac(sealed_uid, generation, stamp)
+            .verify_truncated_left(&tag.0)
+            .is_ok()
+    }
+}
+
+/// A record's MAC as the controller keeps it in memory: 16 bytes, not the annotation's
+/// text in a map of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tag([u8; TAG_BYTES]);
+
+impl Tag {
+    /// The MAC of a record (`None` when it is not one of this version's form).
+    pub fn parse(record: &str) -> Option<Self> {
+        let encoded = record.strip_prefix(VERSION)?.strip_prefix('.')?;
         let mut tag = [0u8; TAG_BYTES];
         match URL_SAFE_NO_PAD.decode_slice(encoded, &mut tag) {
-            Ok(TAG_BYTES) => {}
-            _ => return false,
+            Ok(TAG_BYTES) => Some(Self(tag)),
+            _ => None,
         }
-        self.mac(sealed_uid, generation, stamp)
-            .verify_truncated_left(&tag)
-            .is_ok()
     }
 }
 

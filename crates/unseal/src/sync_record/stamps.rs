@@ -1,6 +1,8 @@
-//! [`SecretStamps`]: the [`Stamp`] of every Secret the controller's label-selected,
-//! metadata-only Secret watches see (owned Secrets and merge targets), kept small: a
-//! 64-bit hash of namespace and name to a 16-byte stamp, no strings, no metadata.
+//! [`Feeds`]: a small value per object of one or more watches, kept small: a 64-bit hash
+//! of namespace and name to the value, no strings, no metadata. [`SecretStamps`] holds
+//! the [`Stamp`] of every Secret the controller's label-selected, metadata-only Secret
+//! watches see (owned Secrets and merge targets); [`Records`] the sync record [`Tag`] of
+//! every SealedSecret (a map of annotations per object would cost some 700 bytes each).
 //!
 //! Each watch is one feed. A feed is updated from its watch stream before the event
 //! goes on to trigger a reconcile, so a reconcile never checks a record against a version
@@ -16,34 +18,47 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use tokio::sync::watch;
 
-use super::Stamp;
+use super::{Stamp, Tag};
+
+/// The stamps of the Secrets of every Secret watch.
+pub type SecretStamps = Feeds<Stamp>;
+
+/// The sync records of the SealedSecrets of every SealedSecret watch.
+pub type Records = Feeds<Tag>;
 
 /// What one watch has shown.
-#[derive(Default)]
-struct Feed {
-    /// Stamp per hashed `namespace/name`.
-    live: HashMap<u64, Stamp>,
+struct Feed<V> {
+    /// Value per hashed `namespace/name`.
+    live: HashMap<u64, V>,
     /// During a (re-)list: the names it has shown so far.
     relisting: Option<HashSet<u64>>,
     /// Whether a first list has completed.
     listed: bool,
 }
 
-/// The stamps of the Secrets of every feed.
-pub struct SecretStamps {
+impl<V> Default for Feed<V> {
+    fn default() -> Self {
+        Self {
+            live: HashMap::new(),
+            relisting: None,
+            listed: false,
+        }
+    }
+}
+
+/// The values of the objects of every feed.
+pub struct Feeds<V> {
     names: RandomState,
-    feeds: Vec<Mutex<Feed>>,
+    feeds: Vec<Mutex<Feed<V>>>,
     listed: watch::Sender<usize>,
 }
 
-impl SecretStamps {
-    /// Stamps for `feeds` watches, none listed yet.
+impl<V: Copy> Feeds<V> {
+    /// Values for `feeds` watches, none listed yet.
     pub fn new(feeds: usize) -> Self {
         Self {
             names: RandomState::new(),
@@ -56,27 +71,27 @@ impl SecretStamps {
         self.names.hash_one((namespace, name))
     }
 
-    /// Takes in one event of the watch of feed `feed`.
-    pub fn observe(
+    /// Takes in one event of the watch of feed `feed`; `value` gives an object's value
+    /// (`None`: it has none, and is forgotten).
+    pub fn observe<K: ResourceExt>(
         &self,
         feed: usize,
-        event: &Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>,
+        event: &Result<watcher::Event<K>, watcher::Error>,
+        value: impl Fn(&K) -> Option<V>,
     ) {
         let Ok(event) = event else { return };
         let Some(slot) = self.feeds.get(feed) else {
             return;
         };
-        let key = |o: &PartialObjectMeta<Secret>| {
-            self.name_hash(&o.namespace().unwrap_or_default(), &o.name_any())
-        };
+        let key = |o: &K| self.name_hash(&o.namespace().unwrap_or_default(), &o.name_any());
         let mut state = slot.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             watcher::Event::Init => state.relisting = Some(HashSet::new()),
             watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
                 let k = key(o);
-                match Stamp::of_meta(&o.metadata) {
-                    Some(stamp) => {
-                        state.live.insert(k, stamp);
+                match value(o) {
+                    Some(v) => {
+                        state.live.insert(k, v);
                     }
                     None => {
                         state.live.remove(&k);
@@ -107,8 +122,8 @@ impl SecretStamps {
         }
     }
 
-    /// The stamps of the Secret `namespace/name` in each feed that has it.
-    pub fn lookup(&self, namespace: &str, name: &str) -> Vec<Stamp> {
+    /// The values of the object `namespace/name` in each feed that has it.
+    pub fn lookup(&self, namespace: &str, name: &str) -> Vec<V> {
         let k = self.name_hash(namespace, name);
         self.feeds
             .iter()
@@ -134,7 +149,7 @@ impl SecretStamps {
         let _ = rx.wait_for(|n| *n >= all).await;
     }
 
-    /// How many Secrets the feeds hold, in total (for tests).
+    /// How many objects the feeds hold, in total (for tests).
     pub fn len(&self) -> usize {
         self.feeds
             .iter()
@@ -142,14 +157,22 @@ impl SecretStamps {
             .sum()
     }
 
-    /// Whether the feeds hold no Secret.
+    /// Whether the feeds hold no object.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
+/// The stamp of a watched Secret.
+pub fn stamp_of<K: kube::Resource>(secret: &K) -> Option<Stamp> {
+    Stamp::of_meta(secret.meta())
+}
+
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::core::PartialObjectMeta;
+
     use super::*;
 
     fn secret(name: &str, uid: &str, version: &str) -> PartialObjectMeta<Secret> {
@@ -162,7 +185,7 @@ mod tests {
     }
 
     fn feed(stamps: &SecretStamps, event: watcher::Event<PartialObjectMeta<Secret>>) {
-        stamps.observe(0, &Ok(event));
+        stamps.observe(0, &Ok(event), stamp_of);
     }
 
     #[test]
