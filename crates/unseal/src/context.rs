@@ -35,8 +35,9 @@ pub struct Settings {
     pub renew_period: Option<Duration>,
     /// How often the leader checks its keys.
     pub key_check_every: Duration,
-    /// How often a synced SealedSecret is checked again without any change (catches
-    /// drift of a `Merge` target that lost its label, which its watch selects on).
+    /// How often every SealedSecret is checked again without any change (catches drift
+    /// of a `Merge` target that lost its label, which its watch selects on); one timer
+    /// for all of them.
     pub resync_every: Duration,
     /// Recipients of the automatic key backup, if any.
     pub backup_to: Option<Recipients>,

@@ -35,6 +35,7 @@ use crate::sync_record::{RECORD_ANNOTATION, SyncCaches, Tag};
 /// stores the whole object, ciphertext included, in `last-applied-configuration`), and so
 /// can `managedFields`.
 fn slim(object: &mut PartialObjectMeta<SealedSecret>) {
+    object.types = None;
     let meta = &mut object.metadata;
     meta.annotations = None;
     meta.managed_fields = None;
@@ -121,6 +122,14 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
         .flat_map(move |()| {
             futures::stream::iter(waiting.take_waiting_for_key(namespace.as_deref()))
         });
+        // Every object is checked again now and then (a Merge target that lost its label
+        // is out of its watch's sight): one timer for all, not one per object in the
+        // scheduler, and with sync records a check of what is in sync is cheap.
+        let every = ctx.settings.resync_every;
+        let resyncs = futures::stream::unfold((), move |()| async move {
+            tokio::time::sleep(every).await;
+            Some(((), ()))
+        });
         // The Secret watches feed the stamps before they trigger a reconcile.
         let secrets_of = |selector: &str, feed: usize| {
             let caches = caches.clone();
@@ -149,6 +158,7 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
             .owns_stream(secrets_of(MANAGED_SELECTOR, 2 * feed))
             .watches_stream(secrets_of(MERGED_SELECTOR, 2 * feed + 1), merged_into)
             .reconcile_on(key_changes)
+            .reconcile_all_on(resyncs)
             .with_config(controller::Config::default().concurrency(ctx.settings.concurrency))
             .graceful_shutdown_on(async move {
                 let _ = stopped.wait_for(|s| *s).await;

@@ -207,7 +207,7 @@ pub async fn reconcile(
                 result: "unchanged",
             })
             .inc();
-        return Ok(Action::requeue(ctx.settings.resync_every));
+        return Ok(Action::await_change());
     }
     let namespace = meta.namespace().unwrap_or_default();
     let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -295,7 +295,7 @@ pub async fn reconcile(
                     tracing::debug!(error = %e, "event not published");
                 }
             }
-            Ok(Action::requeue(ctx.settings.resync_every))
+            Ok(Action::await_change())
         }
         Err(verdict) => {
             ctx.metrics
