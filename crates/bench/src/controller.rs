@@ -263,6 +263,10 @@ impl Figures {
         );
         println!("  RSS idle, 20 s on:   {:.1} MiB", mib(self.idle_settled));
         println!(
+            "  per SealedSecret:    {:.0} bytes of idle RSS above the empty controller (20 s on)",
+            self.idle_settled.saturating_sub(self.idle_empty) as f64 * 1024.0 / self.n as f64
+        );
+        println!(
             "  RSS peak:            {:.1} MiB (target <= 64 MiB)",
             mib(self.peak)
         );
