@@ -279,70 +279,8 @@ mod tests {
 
     use super::*;
 
-    /// The program the pages are for.
-    const PROGRAM: &str = "unseal";
-
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    /// docs/man holds the pages clap_mangen makes from this command line, page for page.
-    /// `UPDATE_MAN_PAGES=1 cargo test -p PKG --lib man_pages` rewrites them.
-    #[test]
-    fn the_committed_man_pages_are_current() {
-        let made = tempfile::tempdir().expect("tempdir");
-        clap_mangen::generate_to(Cli::command(), made.path()).expect("pages made");
-        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/man");
-        let ours = |name: &str| {
-            name.starts_with(&format!("{PROGRAM}.")) || name.starts_with(&format!("{PROGRAM}-"))
-        };
-        let list = |dir: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
-            std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .filter_map(|e| {
-                            let name = e.file_name().to_string_lossy().into_owned();
-                            ours(&name).then(|| (name, std::fs::read(e.path()).unwrap_or_default()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let (want, have) = (list(made.path()), list(&committed));
-        if std::env::var_os("UPDATE_MAN_PAGES").is_some() {
-            std::fs::create_dir_all(&committed).expect("docs/man");
-            for name in have.keys() {
-                std::fs::remove_file(committed.join(name)).expect("stale page removed");
-            }
-            for (name, bytes) in &want {
-                std::fs::write(committed.join(name), bytes).expect("page written");
-            }
-            return;
-        }
-        assert!(want.len() > 1, "pages for the subcommands too");
-        assert_eq!(
-            want.keys().collect::<Vec<_>>(),
-            have.keys().collect::<Vec<_>>(),
-            "docs/man is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
-        );
-        for (name, bytes) in &want {
-            assert!(
-                have.get(name) == Some(bytes),
-                "docs/man/{name} is out of date: run UPDATE_MAN_PAGES=1 cargo test -p {PROGRAM} --lib man_pages"
-            );
-        }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("720h"), Ok(Duration::from_secs(720 * 3600)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert!(parse_duration("5w").is_err());
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("h").is_err());
     }
 }

@@ -17,6 +17,7 @@ mod generators_real;
 mod hostile_repo;
 mod image;
 mod krew;
+mod man_pages;
 mod merge;
 mod migrate;
 mod monitoring;
