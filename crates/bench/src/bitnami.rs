@@ -295,19 +295,19 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     // Our key, made as unseal makes one, and N SealedSecrets sealed to it.
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
-    let key = unseal::keys::secrets::encode(
-        "seal-key-0001",
-        NS,
-        &identity,
-        unseal::clock::now(),
-        false,
-    );
+    let key =
+        unseal::keys::secrets::encode("seal-key-0001", NS, &identity, unseal::clock::now(), false);
     Api::<Secret>::namespaced(admin.clone(), NS)
         .create(&PostParams::default(), &key)
         .await?;
     let seal_gvk = GroupVersionKind::gvk("seal.dev", "v1alpha1", "SealedSecret");
     let seal_resource = ApiResource::from_gvk_with_plural(&seal_gvk, "sealedsecrets");
-    create_all(&admin, &seal_resource, sealed_objects(n, &recipient, &ours)?).await?;
+    create_all(
+        &admin,
+        &seal_resource,
+        sealed_objects(n, &recipient, &ours)?,
+    )
+    .await?;
 
     // bitnami's key (the example one) and N SealedSecrets by kubeseal.
     let bitnami_key: Secret = serde_json::from_value(serde_json::json!({
