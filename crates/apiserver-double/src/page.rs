@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use crate::store::ApiError;
 
 /// A page of a list.
-pub(crate) struct Page {
+pub(crate) struct Page<T = Value> {
     /// The items of this page.
-    pub items: Vec<Value>,
+    pub items: Vec<T>,
     /// The resource version the whole list is served at.
     pub resource_version: u64,
     /// The token for the next page, if any remain.
@@ -77,14 +77,18 @@ fn position(item: &Value) -> (String, String) {
 /// Cuts `items` (every match, in key order, at resource version `now`) into the page that
 /// `limit` and `continue_token` ask for. `oldest` is the oldest resource version whose
 /// history is kept; `selected` whether a label or field selector was given.
-pub(crate) fn page(
-    items: Vec<Value>,
+///
+/// Generic over how the items are held, so that a list can be paged over references
+/// into the store and only the page's objects copied (copying every match for every
+/// page made listing N objects cost O(N²/limit) copies).
+pub(crate) fn page<T: std::borrow::Borrow<Value>>(
+    items: Vec<T>,
     now: u64,
     oldest: u64,
     limit: Option<usize>,
     continue_token: Option<&str>,
     selected: bool,
-) -> Result<Page, ApiError> {
+) -> Result<Page<T>, ApiError> {
     let (rv, items) = match continue_token.filter(|t| !t.is_empty()) {
         None => (now, items),
         Some(token) => {
@@ -104,7 +108,10 @@ pub(crate) fn page(
             let after = (namespace, name);
             (
                 rv,
-                items.into_iter().filter(|i| position(i) > after).collect(),
+                items
+                    .into_iter()
+                    .filter(|i| position(i.borrow()) > after)
+                    .collect(),
             )
         }
     };
@@ -119,7 +126,7 @@ pub(crate) fn page(
     let remaining = items.len() - limit;
     let mut items = items;
     items.truncate(limit);
-    let token = items.last().map(|last| encode(rv, last));
+    let token = items.last().map(|last| encode(rv, last.borrow()));
     Ok(Page {
         items,
         resource_version: rv,

@@ -353,7 +353,8 @@ async fn serve(
             }
             let oldest = *shared.oldest_rv.lock().unwrap_or_else(|p| p.into_inner());
             let store = shared.store();
-            let items = store.list(&target.kind, target.namespace.as_deref(), &labels, &fields);
+            let items =
+                store.list_refs(&target.kind, target.namespace.as_deref(), &labels, &fields);
             let limit = query.get("limit").and_then(|l| l.parse().ok());
             let selected = !labels.is_empty() || !fields.is_empty();
             let cont = query.get("continue").map(String::as_str);
@@ -377,6 +378,7 @@ async fn serve(
                 let items: Vec<Value> = p
                     .items
                     .into_iter()
+                    .cloned()
                     .map(|mut item| {
                         if let Some(map) = item.as_object_mut() {
                             map.remove("apiVersion");

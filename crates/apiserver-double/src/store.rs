@@ -169,6 +169,22 @@ impl Store {
             .collect()
     }
 
+    /// [`Self::list`] without copying: references to the matching objects, in key order.
+    pub fn list_refs(
+        &self,
+        kind: &ResourceKind,
+        namespace: Option<&str>,
+        labels: &Selector,
+        fields: &Selector,
+    ) -> Vec<&Value> {
+        self.objects
+            .iter()
+            .filter(|(k, _)| &k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns))
+            .map(|(_, v)| v)
+            .filter(|v| labels.matches_labels(v) && fields.matches_fields(v))
+            .collect()
+    }
+
     fn record(
         &mut self,
         key: ObjectKey,

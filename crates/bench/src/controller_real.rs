@@ -61,6 +61,21 @@ pub(crate) fn component(cluster: &control_plane::ControlPlane, name: &str) -> Op
 /// Successful writes (create, update, patch, delete) kube-apiserver has served for
 /// Secrets, SealedSecrets and ConfigMaps, from its metrics.
 async fn writes(admin: &kube::Client) -> anyhow::Result<u64> {
+    requests(admin, |verb, resource, code| {
+        matches!(verb, "POST" | "PUT" | "PATCH" | "DELETE" | "APPLY")
+            && matches!(resource, "secrets" | "sealedsecrets" | "configmaps")
+            && code.starts_with('2')
+    })
+    .await
+}
+
+/// Requests kube-apiserver has served whose (verb, resource, code) `counted` accepts,
+/// from its metrics (`apiserver_request_total`; verb GET is a single object, LIST and
+/// WATCH are apart).
+async fn requests(
+    admin: &kube::Client,
+    counted: impl Fn(&str, &str, &str) -> bool,
+) -> anyhow::Result<u64> {
     let request = http::Request::get("/metrics").body(Vec::new())?;
     let text = admin.request_text(request).await?;
     let mut total = 0.0;
@@ -79,15 +94,7 @@ async fn writes(admin: &kube::Client) -> anyhow::Result<u64> {
                 .unwrap_or_default()
                 .to_owned()
         };
-        let write = matches!(
-            label("verb").as_str(),
-            "POST" | "PUT" | "PATCH" | "DELETE" | "APPLY"
-        );
-        let ours = matches!(
-            label("resource").as_str(),
-            "secrets" | "sealedsecrets" | "configmaps"
-        );
-        if write && ours && label("code").starts_with('2') {
+        if counted(&label("verb"), &label("resource"), &label("code")) {
             total += value.parse::<f64>().unwrap_or(0.0);
         }
     }
@@ -123,7 +130,7 @@ pub async fn run(n: usize) -> anyhow::Result<Figures> {
     }
     let dir = tempfile::tempdir()?;
     let kubeconfig = controller_kubeconfig(cluster, dir.path())?;
-    let mut child = spawn_controller(&kubeconfig)?;
+    let child = spawn_controller(&kubeconfig, "127.0.0.1:0")?;
     let proc = Proc(child.id());
     let recipients: Api<ConfigMap> = Api::namespaced(admin.clone(), NS);
     let waiting = Instant::now();
@@ -226,9 +233,38 @@ pub async fn run(n: usize) -> anyhow::Result<Figures> {
     let idle_synced = proc.status("VmRSS:");
     tokio::time::sleep(Duration::from_secs(12)).await;
     let idle_settled = proc.status("VmRSS:");
-    let _ = child.kill();
-    let _ = child.wait();
+    let key_secrets: Api<Secret> = Api::namespaced(admin.clone(), NS);
+    let server = crate::restart::Server {
+        counts: async || {
+            Ok((
+                requests(&admin, |verb, resource, _| {
+                    verb == "GET" && resource == "sealedsecrets"
+                })
+                .await?,
+                writes(&admin).await?,
+            ))
+        },
+        add_key: async |secret: Secret| {
+            key_secrets.create(&PostParams::default(), &secret).await?;
+            Ok(())
+        },
+        active: async || {
+            Ok(recipients
+                .get_opt("unseal-recipients")
+                .await?
+                .and_then(|cm| cm.data?.get("active").cloned()))
+        },
+    };
+    let restart = crate::restart::run(
+        &server,
+        child,
+        &kubeconfig,
+        n,
+        "the real kube-apiserver + etcd",
+    )
+    .await?;
     let figures = Figures {
+        restart: Some(restart),
         n,
         keys,
         sync: elapsed,
@@ -274,4 +310,17 @@ pub fn compare(real: &Figures, double: &Figures) {
         crate::controller::mib(real.peak),
         crate::controller::mib(double.peak)
     );
+    if let (Some(r), Some(d)) = (&real.restart, &double.restart) {
+        println!(
+            "  restart, every object known in sync after the caches: {:.2} s vs {:.2} s; SealedSecrets read {} vs {}, values opened {} vs {}, writes {} vs {}",
+            r.steady_after_ready.as_secs_f64(),
+            d.steady_after_ready.as_secs_f64(),
+            r.reads,
+            d.reads,
+            r.opened,
+            d.opened,
+            r.writes,
+            d.writes
+        );
+    }
 }

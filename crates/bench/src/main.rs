@@ -13,6 +13,7 @@ mod controller_real;
 mod crypto;
 mod flood;
 mod processes;
+mod restart;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -106,9 +106,10 @@ pub fn parse_recipient(text: &str) -> Result<x25519::Recipient, &'static str> {
 }
 
 /// The private identities that can open sealed values, each with its public recipient.
+/// Values are opened with [`crate::x25519::Identity`] (the public key computed once).
 #[derive(Default)]
 pub struct KeyRing {
-    entries: Vec<(String, x25519::Identity)>,
+    entries: Vec<(String, crate::x25519::Identity)>,
 }
 
 impl KeyRing {
@@ -158,7 +159,8 @@ impl KeyRing {
     pub fn insert(&mut self, identity: x25519::Identity) {
         let recipient = identity.to_public().to_string();
         if !self.entries.iter().any(|(r, _)| r == &recipient) {
-            self.entries.push((recipient, identity));
+            self.entries
+                .push((recipient, crate::x25519::Identity::from_age(&identity)));
         }
     }
 

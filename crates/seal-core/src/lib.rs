@@ -19,6 +19,7 @@ pub mod sealed_secret;
 pub mod secret;
 pub mod secret_bytes;
 pub mod wiping_buffer;
+pub mod x25519;
 pub mod yaml;
 
 pub use binding::Binding;

@@ -1,12 +1,14 @@
 //! [`Context`]: what the reconciler, the key tasks and the HTTP API share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use kube::Client;
-use seal_core::Recipients;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::ObjectRef;
+use seal_core::{Recipients, SealedSecret};
 
 use crate::clock::Clock;
 use crate::events::EventPublisher;
@@ -16,6 +18,10 @@ use crate::metrics::Metrics;
 use crate::not_synced::NotSynced;
 use crate::opener::Opener;
 use crate::secret_sync::write_wars::WriteWars;
+use crate::sync_record::SyncCaches;
+
+/// A SealedSecret as the controller's triggers name it.
+pub type SealedRef = ObjectRef<PartialObjectMeta<SealedSecret>>;
 
 /// The controller's settings (from flags or `UNSEAL_*` variables).
 #[derive(Clone, Debug)]
@@ -33,8 +39,9 @@ pub struct Settings {
     pub renew_period: Option<Duration>,
     /// How often the leader checks its keys.
     pub key_check_every: Duration,
-    /// How often a synced SealedSecret is checked again without any change (catches
-    /// drift of a `Merge` target that lost its label, which its watch selects on).
+    /// How often every SealedSecret is checked again without any change (catches drift
+    /// of a `Merge` target that lost its label, which its watch selects on); one timer
+    /// for all of them.
     pub resync_every: Duration,
     /// Recipients of the automatic key backup, if any.
     pub backup_to: Option<Recipients>,
@@ -114,6 +121,11 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// The objects whose last reconcile failed, by reason (a metric).
     pub not_synced: NotSynced,
+    /// SealedSecrets that did not open for want of a key: the only ones a new key
+    /// re-tries.
+    waiting_for_key: Mutex<HashSet<SealedRef>>,
+    /// What the running controller's watches show of sync records.
+    sync_caches: RwLock<Arc<SyncCaches>>,
     /// Set once the controller's caches are synced.
     synced: AtomicBool,
     /// Set while this replica leads.
@@ -146,6 +158,8 @@ impl Context {
             metrics,
             settings,
             failures: Mutex::new(HashMap::new()),
+            waiting_for_key: Mutex::new(HashSet::new()),
+            sync_caches: RwLock::new(Arc::new(SyncCaches::new(0))),
             synced: AtomicBool::new(false),
             leader: AtomicBool::new(false),
             http_bodies: Default::default(),
@@ -194,6 +208,74 @@ impl Context {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .len()
+    }
+
+    /// Records that `object` did not open for want of a key, with the keys of version
+    /// `keys_version`. Returns `false` (and records nothing) when the keys have changed
+    /// since: the object must be tried again with them, as the change's re-try may have
+    /// come and gone before it was recorded.
+    pub fn wait_for_key(&self, object: SealedRef, keys_version: u64) -> bool {
+        let mut waiting = self
+            .waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if self.keys.version() != keys_version {
+            waiting.remove(&object);
+            return false;
+        }
+        waiting.insert(object);
+        true
+    }
+
+    /// Forgets that `object` waits for a key.
+    pub fn stop_waiting_for_key(&self, object: &SealedRef) {
+        self.waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(object);
+    }
+
+    /// Whether `object` waits for a key.
+    pub fn is_waiting_for_key(&self, object: &SealedRef) -> bool {
+        self.waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(object)
+    }
+
+    /// Takes the objects waiting for a key in `namespace` (all when `None`), to re-try
+    /// them with new keys.
+    pub fn take_waiting_for_key(&self, namespace: Option<&str>) -> Vec<SealedRef> {
+        let mut waiting = self
+            .waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let (take, keep): (Vec<SealedRef>, Vec<SealedRef>) = waiting
+            .drain()
+            .partition(|o| namespace.is_none() || o.namespace.as_deref() == namespace);
+        waiting.extend(keep);
+        take
+    }
+
+    /// How many objects wait for a key.
+    pub fn waiting_for_key_count(&self) -> usize {
+        self.waiting_for_key
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// What the running controller's watches show of sync records.
+    pub fn sync_caches(&self) -> Arc<SyncCaches> {
+        self.sync_caches
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts the caches of a newly started controller in place.
+    pub fn set_sync_caches(&self, caches: Arc<SyncCaches>) {
+        *self.sync_caches.write().unwrap_or_else(|p| p.into_inner()) = caches;
     }
 
     /// Marks the controller's caches synced (or not).
@@ -271,5 +353,50 @@ mod tests {
             0,
             "the new leader reports it, not this replica"
         );
+    }
+
+    fn object(ns: &str, name: &str) -> SealedRef {
+        ObjectRef::new(name).within(ns)
+    }
+
+    fn context() -> Arc<Context> {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("url"));
+        let client = Client::try_from(config).expect("client");
+        Context::new(client, Settings::new("seal-system", "test"))
+    }
+
+    #[tokio::test]
+    async fn a_key_change_takes_only_what_waits_for_a_key_in_its_namespace() {
+        let ctx = context();
+        let version = ctx.keys.version();
+        assert!(ctx.wait_for_key(object("apps", "a"), version));
+        assert!(ctx.wait_for_key(object("team-b", "b"), version));
+        assert!(ctx.is_waiting_for_key(&object("apps", "a")));
+        assert_eq!(
+            ctx.take_waiting_for_key(Some("apps")),
+            vec![object("apps", "a")]
+        );
+        assert_eq!(ctx.waiting_for_key_count(), 1);
+        ctx.stop_waiting_for_key(&object("team-b", "b"));
+        assert!(ctx.take_waiting_for_key(None).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_object_that_failed_with_keys_since_replaced_is_not_left_waiting() {
+        let ctx = context();
+        let version = ctx.keys.version();
+        let (set, _) = crate::keys::KeySet::from_secrets([&crate::keys::secrets::encode(
+            "seal-key-0001",
+            "seal-system",
+            &age::x25519::Identity::generate(),
+            crate::clock::now(),
+            false,
+        )]);
+        ctx.keys.replace(set);
+        assert!(
+            !ctx.wait_for_key(object("apps", "a"), version),
+            "the keys changed while it was opened: re-try it now"
+        );
+        assert_eq!(ctx.waiting_for_key_count(), 0);
     }
 }

@@ -1,13 +1,16 @@
 //! The kube-runtime `Controller` wiring: SealedSecrets in the watched namespaces (those
 //! matching `--label-selector` when one is given), the
 //! Secrets they own and the Secrets they merge keys into, each through a label-selected
-//! watch only (no cluster-wide Secret cache), and a full re-sync whenever the keys change.
+//! watch only (no cluster-wide Secret cache). A change of keys re-tries only the
+//! SealedSecrets that failed for want of a key (`NoMatchingKey`), not every object.
 //!
-//! Both watches are metadata-only (`PartialObjectMeta`): the cache holds no ciphertext
+//! Every watch is metadata-only (`PartialObjectMeta`): the cache holds no ciphertext
 //! and no Secret data ever arrives through a watch, so memory stays flat with the number
-//! of SealedSecrets; the reconciler reads the one SealedSecret it works on. The cache
-//! keeps only names and versions (see [`slim`]), and only a new `metadata.generation`
-//! (a spec change) triggers a reconcile, not our own status writes.
+//! of SealedSecrets; the reconciler reads the one SealedSecret it works on, unless its
+//! sync record vouches that nothing changed ([`crate::sync_record`]). The cache keeps
+//! only names, versions and the sync record (see [`slim`]); of the Secrets only a stamp
+//! of uid and version is kept ([`SecretStamps`]). Only a new `metadata.generation` (a
+//! spec change) triggers a reconcile, not our own status and record writes.
 
 use std::sync::Arc;
 
@@ -24,18 +27,27 @@ use tokio::sync::watch;
 use crate::context::Context;
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret_sync::{MANAGED_SELECTOR, MERGED_SELECTOR};
+use crate::sync_record::stamps::stamp_of;
+use crate::sync_record::{RECORD_ANNOTATION, SyncCaches, Tag};
 
 /// Drops what the cache does not need from a watched SealedSecret: the reconciler reads
-/// the object itself, so only its name, namespace and versions are kept. Annotations can
-/// be large (`kubectl apply` stores the whole object, ciphertext included, in
-/// `last-applied-configuration`), and so can `managedFields`.
+/// the object itself, so only its name, namespace and versions are kept (its sync record
+/// is taken out before, into [`Records`]). Annotations can be large (`kubectl apply`
+/// stores the whole object, ciphertext included, in `last-applied-configuration`), and so
+/// can `managedFields`.
 fn slim(object: &mut PartialObjectMeta<SealedSecret>) {
+    object.types = None;
     let meta = &mut object.metadata;
     meta.annotations = None;
     meta.managed_fields = None;
     meta.labels = None;
     meta.owner_references = None;
     meta.finalizers = None;
+}
+
+/// The sync record of a watched SealedSecret, parsed.
+fn record_of(object: &PartialObjectMeta<SealedSecret>) -> Option<Tag> {
+    Tag::parse(object.annotations().get(RECORD_ANNOTATION)?)
 }
 
 /// The SealedSecret that merges keys into a Secret: the one of the same name and
@@ -79,17 +91,19 @@ fn forget_backoff_of_gone_objects(
 pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     let client = ctx.client.clone();
     type Scope = (
+        Option<String>,
         Api<PartialObjectMeta<SealedSecret>>,
         Api<PartialObjectMeta<Secret>>,
     );
     let scopes: Vec<Scope> = if ctx.settings.watch_namespaces.is_empty() {
-        vec![(Api::all(client.clone()), Api::all(client))]
+        vec![(None, Api::all(client.clone()), Api::all(client))]
     } else {
         ctx.settings
             .watch_namespaces
             .iter()
             .map(|ns| {
                 (
+                    Some(ns.clone()),
                     Api::namespaced(client.clone(), ns),
                     Api::namespaced(client.clone(), ns),
                 )
@@ -98,36 +112,58 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     };
     let mut runs = Vec::new();
     let mut stores = Vec::new();
-    for (sealed_api, secret_api) in scopes {
+    let caches = Arc::new(SyncCaches::new(scopes.len()));
+    ctx.set_sync_caches(caches.clone());
+    for (feed, (namespace, sealed_api, secret_api)) in scopes.into_iter().enumerate() {
+        // A new key re-tries the SealedSecrets that failed for want of one, and only them.
+        let waiting = ctx.clone();
         let key_changes = futures::stream::unfold(ctx.keys.subscribe(), |mut rx| async move {
             rx.changed().await.ok().map(|_| ((), rx))
+        })
+        .flat_map(move |()| {
+            futures::stream::iter(waiting.take_waiting_for_key(namespace.as_deref()))
         });
+        // Every object is checked again now and then (a Merge target that lost its label
+        // is out of its watch's sight): one timer for all, not one per object in the
+        // scheduler, and with sync records a check of what is in sync is cheap.
+        let every = ctx.settings.resync_every;
+        let resyncs = futures::stream::unfold((), move |()| async move {
+            tokio::time::sleep(every).await;
+            Some(((), ()))
+        });
+        // The Secret watches feed the stamps before they trigger a reconcile.
+        let secrets_of = |selector: &str, feed: usize| {
+            let caches = caches.clone();
+            watcher(
+                secret_api.clone(),
+                watcher::Config::default().labels(selector),
+            )
+            .default_backoff()
+            .inspect(move |event| caches.stamps.observe(feed, event, stamp_of))
+            .touched_objects()
+        };
         let mut stopped = stop.clone();
         let (reader, writer) = reflector::store();
         let forgetting = ctx.clone();
         let known = reader.clone();
+        let records = caches.clone();
         let selected = match &ctx.settings.label_selector {
             Some(selector) => watcher::Config::default().labels(selector),
             None => watcher::Config::default(),
         };
         let sealed = watcher(sealed_api, selected)
             .default_backoff()
+            .inspect(move |event| records.records.observe(feed, event, record_of))
             .modify(slim)
             .reflect(writer)
             .inspect(move |event| forget_backoff_of_gone_objects(&forgetting, &known, event))
             .applied_objects()
             .predicate_filter(predicates::generation, Default::default());
         let controller = Controller::for_stream(sealed, reader.clone())
-            .owns(
-                secret_api.clone(),
-                watcher::Config::default().labels(MANAGED_SELECTOR),
-            )
-            .watches(
-                secret_api,
-                watcher::Config::default().labels(MERGED_SELECTOR),
-                merged_into,
-            )
-            .reconcile_all_on(key_changes)
+            .owns_stream(secrets_of(MANAGED_SELECTOR, 2 * feed))
+            .watches_stream(secrets_of(MERGED_SELECTOR, 2 * feed + 1), merged_into)
+            .reconcile_on(key_changes)
+            .reconcile_all_on(resyncs)
             .with_config(controller::Config::default().concurrency(ctx.settings.concurrency))
             .graceful_shutdown_on(async move {
                 let _ = stopped.wait_for(|s| *s).await;
@@ -152,6 +188,7 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
                     return;
                 }
             }
+            ctx.sync_caches().stamps.listed().await;
             ctx.set_synced(true);
             tracing::info!("controller caches synced");
         }

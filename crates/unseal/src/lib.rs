@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod secret_sync;
 pub mod status;
 pub mod supervisor;
+pub mod sync_record;
 pub mod wiped;
 
 use std::process::ExitCode;

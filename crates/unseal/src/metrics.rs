@@ -11,7 +11,8 @@ use prometheus_client::registry::Registry;
 /// `result` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
-    /// `synced` or `failed`.
+    /// `synced`, `failed`, or `unchanged` (a sync record vouched that nothing was to be
+    /// done: nothing read, opened or written).
     pub result: &'static str,
 }
 
@@ -44,6 +45,8 @@ pub struct Metrics {
     pub errors: Family<ReasonLabel, Counter>,
     /// Secret writes by action.
     pub secret_writes: Family<ActionLabel, Counter>,
+    /// Sealed values given to the opener (decryptions tried).
+    pub opened: Counter,
     /// Reconcile duration in seconds.
     pub duration: Histogram,
     /// Keys held.
@@ -72,6 +75,7 @@ impl Default for Metrics {
         let reconciles = Family::<ResultLabel, Counter>::default();
         let errors = Family::<ReasonLabel, Counter>::default();
         let secret_writes = Family::<ActionLabel, Counter>::default();
+        let opened = Counter::default();
         let duration = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
         let keys = Gauge::default();
         let refused_keys = Gauge::default();
@@ -102,6 +106,11 @@ impl Default for Metrics {
             "secret_writes",
             "Secret writes by action",
             secret_writes.clone(),
+        );
+        registry.register(
+            "sealed_values_opened",
+            "Sealed values opened (or tried) by the reconciler",
+            opened.clone(),
         );
         registry.register(
             "reconcile_duration_seconds",
@@ -155,6 +164,7 @@ impl Default for Metrics {
             reconciles,
             errors,
             secret_writes,
+            opened,
             duration,
             keys,
             refused_keys,

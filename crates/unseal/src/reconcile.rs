@@ -5,19 +5,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use seal_core::error::DocError;
 use seal_core::{Mode, SealedSecret};
 
 use crate::context::Context;
+use crate::keys::KeySet;
 use crate::metrics::{ActionLabel, ReasonLabel, ResultLabel};
 use crate::opener::{Lane, OpenFailure};
 use crate::policy;
-use crate::secret_sync::{self, Written};
+use crate::secret_sync::{self, FIELD_MANAGER, Synced, Written};
 use crate::status::{self, Verdict};
+use crate::sync_record::RECORD_ANNOTATION;
 
 /// A reconcile that did not reach `Synced=True` (already reported in the status).
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,9 @@ pub enum ReconcileError {
     #[error("writing status: {0}")]
     Status(#[source] kube::Error),
 }
+
+/// The reason of a value that no key held opens.
+const NO_MATCHING_KEY: &str = "NoMatchingKey";
 
 /// Longest wait between retries of a failing SealedSecret.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -57,9 +64,86 @@ fn failure_key(sealed: &impl ResourceExt) -> String {
     )
 }
 
+/// How long a reconcile waits for the Secret watches' first lists before it checks a
+/// sync record: past it, the SealedSecret is reconciled in full.
+const STAMPS_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether the SealedSecret's sync record (see [`crate::sync_record`]) vouches that its
+/// Secret is still what the controller last left for this generation: then there is
+/// nothing to read, open or write. Decided from the metadata-only caches alone.
+async fn still_in_sync(meta: &PartialObjectMeta<SealedSecret>, ctx: &Context) -> bool {
+    if meta.metadata.deletion_timestamp.is_some() {
+        return false;
+    }
+    let (Some(uid), Some(generation)) = (meta.metadata.uid.as_deref(), meta.metadata.generation)
+    else {
+        return false;
+    };
+    let keys = ctx.keys.current();
+    let Some(key) = keys.record_key.as_ref() else {
+        return false;
+    };
+    let caches = ctx.sync_caches();
+    let (namespace, name) = (meta.namespace().unwrap_or_default(), meta.name_any());
+    let records = caches.records.lookup(&namespace, &name);
+    if records.is_empty() {
+        return false;
+    }
+    let stamps = &caches.stamps;
+    if !stamps.is_listed()
+        && tokio::time::timeout(STAMPS_WAIT, stamps.listed())
+            .await
+            .is_err()
+    {
+        return false;
+    }
+    let stamps = stamps.lookup(&namespace, &name);
+    records.iter().any(|record| {
+        stamps
+            .iter()
+            .any(|stamp| key.verifies_tag(record, uid, generation, stamp))
+    })
+}
+
+/// Brings the SealedSecret's sync record to what it should be now: the record of this
+/// generation and Secret version after a successful sync (`synced`), none after a
+/// failure. Written only when it differs; a record that cannot be written only costs a
+/// full reconcile later, so the error is logged, not returned.
+async fn update_record(
+    api: &Api<SealedSecret>,
+    sealed: &SealedSecret,
+    keys: &KeySet,
+    synced: Option<&Synced>,
+) {
+    let current = sealed.annotations().get(RECORD_ANNOTATION);
+    let wanted = match (synced.and_then(|s| s.stamp), keys.record_key.as_ref()) {
+        (Some(stamp), Some(key)) => sealed
+            .metadata
+            .uid
+            .as_deref()
+            .zip(sealed.metadata.generation)
+            .map(|(uid, generation)| key.record(uid, generation, &stamp)),
+        _ => None,
+    };
+    if current == wanted.as_ref() {
+        return;
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": {RECORD_ANNOTATION: wanted}}});
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    };
+    if let Err(e) = api
+        .patch(&sealed.name_any(), &params, &Patch::Merge(&patch))
+        .await
+    {
+        tracing::warn!(object = %object_key(sealed), error = %e, "sync record not written");
+    }
+}
+
 /// Checks what the controller refuses, opens the values off the runtime and writes the
 /// Secret.
-async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<Written, Verdict> {
+async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<Synced, Verdict> {
     let failed = |reason: &'static str, message: String| Verdict {
         synced: false,
         reason,
@@ -68,6 +152,9 @@ async fn sync(sealed: &Arc<SealedSecret>, ctx: &Context) -> Result<Written, Verd
     policy::admit(sealed, &ctx.settings.namespace)?;
     let namespace = sealed.namespace().unwrap_or_default();
     let keys = ctx.keys.current();
+    ctx.metrics
+        .opened
+        .inc_by(sealed.spec.encrypted_data.len() as u64);
     let plain = ctx
         .opener
         .open(Lane::Reconcile, sealed.clone(), keys)
@@ -112,12 +199,23 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let started = Instant::now();
+    let reference = ObjectRef::from_obj(meta.as_ref());
+    if still_in_sync(&meta, &ctx).await {
+        ctx.metrics
+            .reconciles
+            .get_or_create(&ResultLabel {
+                result: "unchanged",
+            })
+            .inc();
+        return Ok(Action::await_change());
+    }
     let namespace = meta.namespace().unwrap_or_default();
     let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &namespace);
     let sealed = match api.get_opt(&meta.name_any()).await {
         Ok(Some(sealed)) => Arc::new(sealed),
         Ok(None) => {
             ctx.forget_failures(&format!("{}/", object_key(meta.as_ref())));
+            ctx.stop_waiting_for_key(&reference);
             return Ok(Action::await_change());
         }
         Err(e) => {
@@ -131,9 +229,15 @@ pub async fn reconcile(
         // Being deleted (a finalizer, or foreground deletion waiting for its Secret): a
         // write now would re-create a Secret that points at a dying owner.
         ctx.forget_failures(&format!("{}/", object_key(sealed.as_ref())));
+        ctx.stop_waiting_for_key(&reference);
         return Ok(Action::await_change());
     }
+    let keys_version = ctx.keys.version();
     let outcome = sync(&sealed, &ctx).await;
+    if outcome.is_err() {
+        // Before the status: a record must never outlive a failure it does not know of.
+        update_record(&api, &sealed, &ctx.keys.current(), None).await;
+    }
     let verdict = match &outcome {
         Ok(_) => Verdict {
             synced: true,
@@ -152,12 +256,16 @@ pub async fn reconcile(
             .await
             .map_err(ReconcileError::Status)?;
     }
+    if let Ok(synced) = &outcome {
+        update_record(&api, &sealed, &ctx.keys.current(), Some(synced)).await;
+    }
     ctx.metrics
         .duration
         .observe(started.elapsed().as_secs_f64());
-    let reference = sealed.object_ref(&());
+    let object = sealed.object_ref(&());
     match outcome {
-        Ok(written) => {
+        Ok(Synced { written, .. }) => {
+            ctx.stop_waiting_for_key(&reference);
             ctx.metrics
                 .reconciles
                 .get_or_create(&ResultLabel { result: "synced" })
@@ -183,11 +291,11 @@ pub async fn reconcile(
                     action: "Unseal".to_owned(),
                     secondary: None,
                 };
-                if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                if let Err(e) = ctx.recorder.publish(&event, &object).await {
                     tracing::debug!(error = %e, "event not published");
                 }
             }
-            Ok(Action::requeue(ctx.settings.resync_every))
+            Ok(Action::await_change())
         }
         Err(verdict) => {
             ctx.metrics
@@ -203,6 +311,13 @@ pub async fn reconcile(
             ctx.not_synced
                 .failed(&failure_key(sealed.as_ref()), verdict.reason);
             tracing::warn!(object = %object_key(sealed.as_ref()), reason = verdict.reason, message = %verdict.message, "not synced");
+            if verdict.reason == NO_MATCHING_KEY {
+                // Only a new key can cure this: the key changes re-try it (and it only),
+                // unless the keys changed while it was being opened.
+                ctx.wait_for_key(reference, keys_version);
+            } else {
+                ctx.stop_waiting_for_key(&reference);
+            }
             if previous_reason.as_deref() != Some(verdict.reason) {
                 let event = Event {
                     type_: EventType::Warning,
@@ -211,7 +326,7 @@ pub async fn reconcile(
                     action: "Unseal".to_owned(),
                     secondary: None,
                 };
-                if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                if let Err(e) = ctx.recorder.publish(&event, &object).await {
                     tracing::debug!(error = %e, "event not published");
                 }
             }
@@ -233,6 +348,7 @@ pub fn error_policy(
 ) -> Action {
     if let ReconcileError::NotSynced { reason, .. } = error
         && waits_for_a_change(reason)
+        && (*reason != NO_MATCHING_KEY || ctx.is_waiting_for_key(&ObjectRef::from_obj(&*sealed)))
     {
         return Action::await_change();
     }

@@ -59,7 +59,7 @@ namespace.
 {{- define "unseal.reconcileRules" -}}
 - apiGroups: ["seal.dev"]
   resources: ["sealedsecrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["seal.dev"]
   resources: ["sealedsecrets/status"]
   verbs: ["get", "patch", "update"]

@@ -9,6 +9,7 @@ use seal_core::KeyRing;
 use tokio::sync::watch;
 
 use super::secrets;
+use crate::sync_record::RecordKey;
 
 /// Public facts about one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct KeySet {
     /// Key Secrets that were skipped as unreadable or untrusted (planted, owned, from the
     /// future): a number to alert on.
     pub refused: usize,
+    /// The key of sync records, derived from the oldest key held (the same across
+    /// renewals and on every replica); `None` when no key is held.
+    pub record_key: Option<RecordKey>,
 }
 
 impl KeySet {
@@ -43,9 +47,15 @@ impl KeySet {
     ) -> (Self, Vec<secrets::BadKey>) {
         let mut set = KeySet::default();
         let mut bad = Vec::new();
+        let mut oldest: Option<(Timestamp, String)> = None;
         for secret in secrets {
             match secrets::decode(secret) {
                 Ok(key) => {
+                    let rank = (key.created, key.name.clone());
+                    if oldest.as_ref().is_none_or(|o| rank < *o) {
+                        set.record_key = Some(RecordKey::derive(&key.identity));
+                        oldest = Some(rank);
+                    }
                     set.keys.push(KeyInfo {
                         name: key.name,
                         recipient: key.identity.to_public().to_string(),
@@ -125,6 +135,12 @@ impl KeyStore {
     /// Whether any key is loaded.
     pub fn is_loaded(&self) -> bool {
         !self.current().keys.is_empty()
+    }
+
+    /// How many times the key set has changed so far (a receiver of [`Self::subscribe`]
+    /// sees every change after the one it returns).
+    pub fn version(&self) -> u64 {
+        *self.changed.borrow()
     }
 
     /// A receiver that changes whenever the key set does.

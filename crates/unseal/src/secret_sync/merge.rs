@@ -17,7 +17,7 @@ use super::owned::names_sealed_secret;
 use super::write_wars::WriteWars;
 use super::{
     MANAGED_LABEL, MANAGED_VALUE, MAX_SECRET_DATA, MERGE_KEYS_ANNOTATION, MERGED_LABEL,
-    SyncProblem, Written, conflict, data_of, write_params,
+    SyncProblem, Synced, Written, conflict, data_of, write_params,
 };
 use crate::wiped::Wiped;
 
@@ -93,7 +93,7 @@ pub async fn sync_merge(
     sealed: &SealedSecret,
     plain: &PlainSecret,
     wars: &WriteWars,
-) -> Result<Written, SyncProblem> {
+) -> Result<Synced, SyncProblem> {
     let name = sealed.name_any();
     let Some(mut existing) = api.get_opt(&name).await?.map(Wiped) else {
         return Err(SyncProblem::Missing);
@@ -117,7 +117,7 @@ pub async fn sync_merge(
         .collect();
     let labeled = existing.labels().get(MERGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE);
     if changed.is_empty() && labeled && !released {
-        return Ok(Written::Unchanged);
+        return Ok(Synced::of(Written::Unchanged, &existing));
     }
     let target = format!("{}/{name}", existing.namespace().unwrap_or_default());
     // A key that is there with another value was changed by someone else since we wrote
@@ -141,9 +141,9 @@ pub async fn sync_merge(
     existing
         .labels_mut()
         .insert(MERGED_LABEL.to_owned(), MANAGED_VALUE.to_owned());
-    api.replace(&name, &write_params(), &existing).await?;
+    let stored = Wiped(api.replace(&name, &write_params(), &existing).await?);
     wars.record(&target, generation, &rewritten);
-    Ok(Written::Updated)
+    Ok(Synced::of(Written::Updated, &stored))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use seal_core::PlainSecret;
 pub use merge::sync_merge;
 pub use owned::sync_owned;
 
+use crate::sync_record::Stamp;
 use crate::wiped::Wiped;
 use write_wars::WriteWars;
 
@@ -73,6 +74,26 @@ impl Written {
             Written::Updated => Some("update"),
             Written::Adopted { .. } => Some("adopt"),
             Written::Recreated => Some("recreate"),
+        }
+    }
+}
+
+/// What a sync did, and the version of the Secret it left (for the sync record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Synced {
+    /// What was written.
+    pub written: Written,
+    /// The stamp of the Secret as written or found unchanged (`None` when the API server
+    /// gave no uid or version).
+    pub stamp: Option<Stamp>,
+}
+
+impl Synced {
+    /// `written`, leaving `secret` as it now stands.
+    pub fn of(written: Written, secret: &Secret) -> Self {
+        Self {
+            written,
+            stamp: Stamp::of_meta(&secret.metadata),
         }
     }
 }

@@ -16,8 +16,8 @@ use seal_core::{PlainSecret, SealedSecret};
 use super::handover;
 use super::write_wars::WriteWars;
 use super::{
-    ADOPT_ANNOTATION, FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, SyncProblem, Written, conflict,
-    data_of, write_params,
+    ADOPT_ANNOTATION, FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, SyncProblem, Synced, Written,
+    conflict, data_of, write_params,
 };
 use crate::wiped::Wiped;
 
@@ -111,7 +111,7 @@ pub async fn sync_owned(
     sealed: &SealedSecret,
     plain: &PlainSecret,
     wars: &WriteWars,
-) -> Result<Written, SyncProblem> {
+) -> Result<Synced, SyncProblem> {
     let name = sealed.name_any();
     let owner = owner_reference(sealed)?;
     let template = &sealed.spec.template;
@@ -134,8 +134,8 @@ pub async fn sync_owned(
         ..Default::default()
     });
     let Some(existing) = api.get_opt(&name).await?.map(Wiped) else {
-        api.create(&write_params(), &desired).await?;
-        return Ok(Written::Created);
+        let made = Wiped(api.create(&write_params(), &desired).await?);
+        return Ok(Synced::of(Written::Created, &made));
     };
     if existing.metadata.deletion_timestamp.is_some() {
         return Err(SyncProblem::Terminating);
@@ -171,9 +171,9 @@ pub async fn sync_owned(
         if let Some(war) = in_a_war() {
             return Err(war);
         }
-        recreate(api, &existing, &desired).await?;
+        let made = Wiped(recreate(api, &existing, &desired).await?);
         wars.record(&target, generation, &[&round]);
-        return Ok(Written::Recreated);
+        return Ok(Synced::of(Written::Recreated, &made));
     }
     let mut next = existing.clone();
     let _ = Wiped(next.data.replace(data.0.clone()));
@@ -198,18 +198,21 @@ pub async fn sync_owned(
         next.metadata.owner_references = Some(refs);
     }
     if next == existing {
-        return Ok(Written::Unchanged);
+        return Ok(Synced::of(Written::Unchanged, &existing));
     }
     if let Some(war) = in_a_war() {
         return Err(war);
     }
-    api.replace(&name, &write_params(), &next).await?;
+    let stored = Wiped(api.replace(&name, &write_params(), &next).await?);
     wars.record(&target, generation, &[&round]);
     if standing == Ownership::HandedOver {
         tracing::info!(secret = %target, "taken over from the bitnami SealedSecret of the same name");
-        return Ok(Written::Adopted {
-            replaced: Vec::new(),
-        });
+        return Ok(Synced::of(
+            Written::Adopted {
+                replaced: Vec::new(),
+            },
+            &stored,
+        ));
     }
     if standing == Ownership::Adoptable {
         let before = existing.data.clone().unwrap_or_default();
@@ -219,9 +222,9 @@ pub async fn sync_owned(
             .map(|(k, _)| k.clone())
             .collect();
         let _ = Wiped(before);
-        return Ok(Written::Adopted { replaced });
+        return Ok(Synced::of(Written::Adopted { replaced }, &stored));
     }
-    Ok(Written::Updated)
+    Ok(Synced::of(Written::Updated, &stored))
 }
 
 /// Replaces `existing` with `desired`, which needs a new object (another type, or an
@@ -231,7 +234,7 @@ async fn recreate(
     api: &Api<Secret>,
     existing: &Secret,
     desired: &Secret,
-) -> Result<(), SyncProblem> {
+) -> Result<Secret, SyncProblem> {
     if !existing.finalizers().is_empty() {
         return Err(SyncProblem::CannotRecreate {
             why: format!(
@@ -267,8 +270,7 @@ async fn recreate(
         },
     )
     .await?;
-    api.create(&write_params(), desired).await?;
-    Ok(())
+    Ok(api.create(&write_params(), desired).await?)
 }
 
 #[cfg(test)]

@@ -97,7 +97,6 @@ async fn switching_owned_to_merge_releases_the_secret_so_deleting_the_sealed_sec
     .await
     .expect("patched");
     let sealed = sealed_api(&h, &argocd);
-    let mut current = sealed.get("argocd-secret").await.expect("read");
     let merged = seal(
         &plain(&argocd, "argocd-secret", &[("webhook.github.secret", "w2")]),
         &h.recipients(),
@@ -106,11 +105,21 @@ async fn switching_owned_to_merge_releases_the_secret_so_deleting_the_sealed_sec
             ..Default::default()
         },
     );
-    current.spec = merged.spec;
-    sealed
-        .replace("argocd-secret", &PostParams::default(), &current)
-        .await
-        .expect("switched to Merge");
+    // The opt-in changed the Secret, so the controller records its new version on the
+    // SealedSecret meanwhile: read, change and write again on a conflict, as any client.
+    wait_for("switched to Merge", async || {
+        let mut current = sealed.get("argocd-secret").await.expect("read");
+        current.spec = merged.spec.clone();
+        match sealed
+            .replace("argocd-secret", &PostParams::default(), &current)
+            .await
+        {
+            Ok(_) => Some(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => None,
+            Err(e) => panic!("switching to Merge: {e}"),
+        }
+    })
+    .await;
     let released = wait_for("released and merged", async || {
         h.secret(&argocd, "argocd-secret").await.filter(|s| {
             s["metadata"]["ownerReferences"].is_null()

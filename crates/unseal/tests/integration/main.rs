@@ -16,4 +16,5 @@ mod fuzz_corpus;
 mod handover;
 mod http_api;
 mod leader;
+mod restart;
 mod support;

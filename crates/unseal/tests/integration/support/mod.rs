@@ -574,7 +574,9 @@ impl Harness {
             .unwrap_or_default()
     }
 
-    /// Waits until the SealedSecret's condition has this reason.
+    /// Waits until the SealedSecret's condition has this reason; for `Unsealed`, also
+    /// until it carries its sync record, which the controller writes after the status
+    /// (so that a test's next change does not race the end of that reconcile).
     pub async fn wait_reason(&self, ns: &str, name: &str, reason: &str) {
         wait_for(&format!("{ns}/{name} reason {reason}"), async || {
             self.condition(ns, name)
@@ -583,6 +585,15 @@ impl Harness {
                 .map(|_| ())
         })
         .await;
+        if reason == "Unsealed" {
+            wait_for(&format!("{ns}/{name} sync record"), async || {
+                let sealed = self.sealed(ns, name).await?;
+                sealed["metadata"]["annotations"][unseal::sync_record::RECORD_ANNOTATION]
+                    .as_str()
+                    .map(drop)
+            })
+            .await;
+        }
     }
 
     /// Waits until the SealedSecret's status describes its current generation.
