@@ -339,7 +339,7 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
         &admin,
         unseal::secret_sync::MANAGED_SELECTOR,
         n,
-        || spawn_controller(&kubeconfig),
+        || spawn_controller(&kubeconfig, "127.0.0.1:0"),
     )
     .await?;
     check_one(&admin, &ours[0]).await?;
