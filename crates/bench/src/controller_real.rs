@@ -29,7 +29,7 @@ const PARALLEL_WRITES: usize = 16;
 
 /// The kubeconfig of the cluster admin, impersonating the controller's ServiceAccount
 /// (kubeconfig's `as:`), in `dir`.
-fn controller_kubeconfig(
+pub(crate) fn controller_kubeconfig(
     cluster: &control_plane::ControlPlane,
     dir: &std::path::Path,
 ) -> anyhow::Result<std::path::PathBuf> {
@@ -52,7 +52,7 @@ fn controller_kubeconfig(
 }
 
 /// The pid in `DIR/NAME.pid` beside the kubeconfig (`scripts/control-plane` writes them).
-fn component(cluster: &control_plane::ControlPlane, name: &str) -> Option<Proc> {
+pub(crate) fn component(cluster: &control_plane::ControlPlane, name: &str) -> Option<Proc> {
     let dir = cluster.kubeconfig().parent()?;
     let text = std::fs::read_to_string(dir.join(format!("{name}.pid"))).ok()?;
     text.split_whitespace().next()?.parse().ok().map(Proc)

@@ -3,8 +3,11 @@
 //!
 //! `seal-bench [crypto|flood|repo|startup|controller [N] [--real]]...` (all when none is
 //! named). `--real` runs the controller against the real control plane too, after the
-//! double, and prints the two side by side.
+//! double, and prints the two side by side. `seal-bench bitnami [N]` (only when named;
+//! it needs Go) runs unseal beside the real bitnami sealed-secrets controller on one real
+//! control plane (N = 1,000 by default).
 
+mod bitnami;
 mod controller;
 mod controller_real;
 mod crypto;
@@ -46,6 +49,15 @@ fn main() -> anyhow::Result<()> {
             let real = runtime.block_on(controller_real::run(n))?;
             controller_real::compare(&real, &double);
         }
+    }
+    if args.iter().any(|a| a == "bitnami") {
+        let n = args
+            .iter()
+            .skip_while(|a| *a != "bitnami")
+            .nth(1)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1000);
+        tokio::runtime::Runtime::new()?.block_on(bitnami::run(n))?;
     }
     Ok(())
 }
