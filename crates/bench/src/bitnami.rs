@@ -231,44 +231,18 @@ fn start_bitnami(
         .parent()
         .ok_or_else(|| anyhow::anyhow!("no folder for {}", kubeconfig.display()))?
         .join("ca.crt");
-    let sa = dir.join("serviceaccount");
-    std::fs::create_dir_all(&sa)?;
-    std::fs::copy(ca, sa.join("ca.crt"))?;
-    std::fs::write(sa.join("token"), token)?;
-    std::fs::write(sa.join("namespace"), key_ns)?;
-    let (host, port) = server
-        .trim_start_matches("https://")
-        .rsplit_once(':')
-        .ok_or_else(|| anyhow::anyhow!("no host:port in {server}"))?;
-    let log = std::fs::File::create(dir.join("bitnami-controller.log"))?;
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    let mut unshare = Command::new("unshare");
-    if !root {
-        unshare.arg("--map-root-user");
-    }
-    // No fork: unshare execs sh, which execs the controller, so the child's pid is the
-    // controller's once it runs.
-    Ok(unshare
-        .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(
-            "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount \
-             && cp \"$1\"/* /run/secrets/kubernetes.io/serviceaccount/ \
-             && exec \"$2\" --key-renew-period 0 --listen-addr 127.0.0.1:0 \
-             --listen-metrics-addr 127.0.0.1:0 --kubeclient-qps -1",
-        )
-        .arg("sh")
-        .arg(&sa)
-        .arg(bin.join("controller"))
-        .env("KUBERNETES_SERVICE_HOST", host)
-        .env("KUBERNETES_SERVICE_PORT", port)
-        .env("POD_NAMESPACE", key_ns)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()?)
+    let ca = std::fs::read(ca)?;
+    Ok(control_plane::bitnami_controller(
+        &bin.join("controller"),
+        dir,
+        &control_plane::InCluster {
+            server: &server,
+            ca: &ca,
+            token: &token,
+            namespace: key_ns,
+        },
+    )?
+    .spawn()?)
 }
 
 /// Runs both controllers on one real control plane and prints them side by side.

@@ -28,11 +28,13 @@
 //!   `scripts/control-plane up`) instead of starting one: quicker while iterating.
 
 mod cluster;
+mod in_cluster;
 mod launch;
 mod manifests;
 mod wait;
 
 pub use cluster::{CONTROLLER_USER, ControlPlane, TEST_NAMESPACE_LABEL};
+pub use in_cluster::{InCluster, bitnami_controller};
 pub use manifests::{ApplyError, FIELD_MANAGER, apply, deploy_documents, install_deploy};
 pub use wait::{wait_deleted, wait_for};
 

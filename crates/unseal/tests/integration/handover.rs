@@ -99,42 +99,19 @@ fn start_bitnami(h: &Harness, bin: &Path, dir: &Path, key_ns: &str) -> BitnamiCo
     let token = kubeconfig["users"][0]["user"]["token"]
         .as_str()
         .expect("token");
-    let sa = dir.join("serviceaccount");
-    std::fs::create_dir_all(&sa).expect("dir");
-    std::fs::write(sa.join("ca.crt"), ca).expect("ca");
-    std::fs::write(sa.join("token"), token).expect("token");
-    std::fs::write(sa.join("namespace"), key_ns).expect("namespace");
-    let authority = server.trim_start_matches("https://");
-    let (host, port) = authority.rsplit_once(':').expect("host:port");
-    let log = std::fs::File::create(dir.join("bitnami-controller.log")).expect("log");
-    // Root may make a mount namespace as it is; anyone else needs a user namespace too.
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    let mut unshare = Command::new("unshare");
-    if !root {
-        unshare.arg("--map-root-user");
-    }
-    let child = unshare
-        .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(
-            "mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount \
-             && cp \"$1\"/* /run/secrets/kubernetes.io/serviceaccount/ \
-             && exec \"$2\" --key-renew-period 0 --listen-addr 127.0.0.1:0 \
-             --listen-metrics-addr 127.0.0.1:0 --kubeclient-qps -1",
-        )
-        .arg("sh")
-        .arg(&sa)
-        .arg(bin.join("controller"))
-        .env("KUBERNETES_SERVICE_HOST", host)
-        .env("KUBERNETES_SERVICE_PORT", port)
-        .env("POD_NAMESPACE", key_ns)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("unshare runs the bitnami controller");
+    let child = control_plane::bitnami_controller(
+        &bin.join("controller"),
+        dir,
+        &control_plane::InCluster {
+            server,
+            ca: &ca,
+            token,
+            namespace: key_ns,
+        },
+    )
+    .expect("service account files written")
+    .spawn()
+    .expect("unshare runs the bitnami controller");
     BitnamiController(child)
 }
 
