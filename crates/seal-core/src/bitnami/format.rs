@@ -2,12 +2,11 @@
 //! (SHA-256, the scope's label) encryption of a 32-byte session key, then the value
 //! under AES-256-GCM with that key and a zero nonce. No key id is in the value, so every
 //! key whose modulus has the block's length is tried.
+//!
+//! RSA decryption is aws-lc's (constant time); see [`super::keys::BitnamiKey`].
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use rsa::Oaep;
-use rsa::traits::PublicKeyParts;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::keys::BitnamiKeys;
@@ -85,14 +84,10 @@ pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretByte
     if fitting.peek().is_none() {
         return Err(FormatError::NoKeyOfThatSize(rsa_len));
     }
-    // The label is bytes in Go; the rsa crate takes it as a string. Names and namespaces
-    // are ASCII, so a label that is not UTF-8 cannot be one bitnami made.
-    let label = std::str::from_utf8(label).map_err(|_| FormatError::NoKeyOpens)?;
     for (index, key) in fitting {
-        let Ok(session) = key.decrypt(Oaep::new_with_label::<Sha256, _>(label), rsa_block) else {
+        let Some(session) = key.decrypt(rsa_block, label) else {
             continue;
         };
-        let session = Zeroizing::new(session);
         if session.len() != SESSION_KEY_BYTES {
             continue;
         }
@@ -105,16 +100,24 @@ pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretByte
     Err(FormatError::NoKeyOpens)
 }
 
-/// Seals a value the way kubeseal does. Only for tests that need a value kubeseal would
-/// not make (kubeseal itself is used wherever it can be).
+/// Seals a value the way kubeseal does, to `key`'s public half. For tests that need a
+/// value kubeseal would not make (kubeseal itself is used wherever it can be); nothing in
+/// seal ever writes this format.
 #[cfg(test)]
-pub fn seal_for_test(key: &rsa::RsaPublicKey, value: &[u8], label: &str) -> Vec<u8> {
-    let mut rng = rand::rngs::OsRng;
+pub fn seal_for_test(key: &super::keys::BitnamiKey, value: &[u8], label: &[u8]) -> Vec<u8> {
+    let public = key.public_key().expect("a public key");
     let mut session = [0u8; SESSION_KEY_BYTES];
-    rand::RngCore::fill_bytes(&mut rng, &mut session);
-    let block = key
-        .encrypt(&mut rng, Oaep::new_with_label::<Sha256, _>(label), &session)
-        .expect("encrypts");
+    aws_lc_rs::rand::fill(&mut session).expect("random");
+    let mut block = vec![0u8; public.ciphertext_size()];
+    let block = public
+        .encrypt(
+            &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+            &session,
+            &mut block,
+            Some(label),
+        )
+        .expect("encrypts")
+        .to_vec();
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&session));
     let sealed = cipher
         .encrypt(Nonce::from_slice(&[0u8; 12]), value)
@@ -132,13 +135,12 @@ pub fn seal_for_test(key: &rsa::RsaPublicKey, value: &[u8], label: &str) -> Vec<
 mod tests {
     use super::*;
     use crate::bitnami::keys::tests::test_keys;
-    use rsa::pkcs1::DecodeRsaPrivateKey;
 
     #[test]
     fn a_value_opens_with_its_label_only() {
         let keys = test_keys();
-        let public = keys.iter().next().expect("a key").to_public_key();
-        let sealed = seal_for_test(&public, b"\x00\xffbin", "ns/db");
+        let key = keys.iter().next().expect("a key");
+        let sealed = seal_for_test(key, b"\x00\xffbin", b"ns/db");
         assert_eq!(
             open(&keys, &sealed, b"ns/db").expect("opens").expose(),
             b"\x00\xffbin"
@@ -153,18 +155,18 @@ mod tests {
     #[test]
     fn the_key_that_opened_last_is_tried_first() {
         let mut keys = BitnamiKeys::new();
-        let other = rsa::RsaPrivateKey::from_pkcs1_pem(OTHER_KEY).expect("other key");
         keys.add_file("other.pem", OTHER_KEY).expect("other");
         keys.add_file("test.key", crate::bitnami::keys::tests::TEST_KEY)
             .expect("test key");
         let order = |keys: &BitnamiKeys| keys.in_trial_order().map(|(i, _)| i).collect::<Vec<_>>();
         assert_eq!(order(&keys), [0, 1]);
-        let public = keys.iter().nth(1).expect("second").to_public_key();
-        let sealed = seal_for_test(&public, b"v", "");
+        let second = keys.iter().nth(1).expect("second");
+        let sealed = seal_for_test(second, b"v", b"");
         assert_eq!(open(&keys, &sealed, b"").expect("opens").expose(), b"v");
         assert_eq!(keys.last_opened(), 1);
         assert_eq!(order(&keys), [1, 0]);
-        let sealed = seal_for_test(&other.to_public_key(), b"w", "");
+        let first = keys.iter().next().expect("first");
+        let sealed = seal_for_test(first, b"w", b"");
         assert_eq!(open(&keys, &sealed, b"").expect("opens").expose(), b"w");
         assert_eq!(order(&keys), [0, 1]);
     }
@@ -175,8 +177,8 @@ mod tests {
     #[test]
     fn tampered_values_fail() {
         let keys = test_keys();
-        let public = keys.iter().next().expect("a key").to_public_key();
-        let sealed = seal_for_test(&public, b"value", "");
+        let key = keys.iter().next().expect("a key");
+        let sealed = seal_for_test(key, b"value", b"");
         for at in [5, sealed.len() - 1, sealed.len() - 20] {
             let mut bad = sealed.clone();
             bad[at] ^= 1;

@@ -6,12 +6,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{
+    KeyPair, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
+};
 use base64::Engine as _;
-use rsa::RsaPrivateKey;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::documents;
@@ -21,10 +22,115 @@ use crate::error::Error;
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 8192;
 
+/// One bitnami private key, ready for RSA-OAEP (SHA-256) decryption.
+///
+/// The RSA arithmetic is aws-lc's, which decrypts in constant time: the `rsa` crate that
+/// did this before does not (RUSTSEC-2023-0071, the Marvin attack), and the controller's
+/// `/v1/migrate` endpoint decrypts ciphertexts a client chose.
+pub struct BitnamiKey {
+    private: PrivateDecryptingKey,
+    oaep: OaepPrivateDecryptingKey,
+    fingerprint: String,
+    public_der: Vec<u8>,
+}
+
+impl BitnamiKey {
+    /// Reads a PKCS#1 `RSAPrivateKey` (DER), the form of bitnami's `tls.key`.
+    fn from_pkcs1_der(der: &[u8]) -> Result<Self, ()> {
+        // aws-lc reads PKCS#1 only as a signing key pair; its PKCS#8 form is what the
+        // decrypting key reads. Both encodings stay inside aws-lc's wiped buffers.
+        let pair = KeyPair::from_der(der).map_err(|_| ())?;
+        let pkcs8 = AsDer::as_der(&pair).map_err(|_| ())?;
+        Self::from_pkcs8_der(pkcs8.as_ref())
+    }
+
+    /// Reads a PKCS#8 `PrivateKeyInfo` (DER) holding an RSA key.
+    fn from_pkcs8_der(der: &[u8]) -> Result<Self, ()> {
+        let private = PrivateDecryptingKey::from_pkcs8(der).map_err(|_| ())?;
+        let public_der = AsDer::as_der(&private.public_key())
+            .map_err(|_| ())?
+            .as_ref()
+            .to_vec();
+        let fingerprint = fingerprint_of(&public_der);
+        let oaep = OaepPrivateDecryptingKey::new(private.clone()).map_err(|_| ())?;
+        Ok(Self {
+            private,
+            oaep,
+            fingerprint,
+            public_der,
+        })
+    }
+
+    /// The size of the modulus (and of every RSA block sealed to it) in bytes.
+    pub fn size(&self) -> usize {
+        self.oaep.key_size_bytes()
+    }
+
+    /// The key's public fingerprint: `sha256:` and the hex SHA-256 of its public key
+    /// (X.509 `SubjectPublicKeyInfo`, DER). Safe to show; says nothing of the private key.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The private key as PKCS#8 PEM (`PRIVATE KEY`), wiped on drop: the form the
+    /// controller stores imported keys in (read back by [`BitnamiKeys::add_file`]).
+    pub fn to_pkcs8_pem(&self) -> Option<Zeroizing<String>> {
+        let der = AsDer::as_der(&self.private).ok()?;
+        let pem = pem::Pem::new("PRIVATE KEY", der.as_ref());
+        let text = Zeroizing::new(pem::encode(&pem));
+        // `Pem` owns a copy of the DER: wipe it before it is dropped.
+        let mut contents = pem.into_contents();
+        contents.zeroize();
+        Some(text)
+    }
+
+    /// The public key (X.509 `SubjectPublicKeyInfo`, DER).
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.public_der
+    }
+
+    /// The public half, for sealing test values the way kubeseal does.
+    pub fn public_key(&self) -> Option<OaepPublicEncryptingKey> {
+        let public = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&self.public_der).ok()?;
+        OaepPublicEncryptingKey::new(public).ok()
+    }
+
+    /// RSA-OAEP (SHA-256, MGF1-SHA-256) decryption of one block with `label`, into a
+    /// buffer wiped on drop; `None` when it does not decrypt (all failures look alike).
+    pub fn decrypt(&self, block: &[u8], label: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let mut out = Zeroizing::new(vec![0u8; self.oaep.min_output_size()]);
+        let len = self
+            .oaep
+            .decrypt(
+                &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+                block,
+                &mut out,
+                Some(label),
+            )
+            .ok()?
+            .len();
+        out.truncate(len);
+        Some(out)
+    }
+}
+
+impl std::fmt::Debug for BitnamiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BitnamiKey({})", self.fingerprint)
+    }
+}
+
+/// `sha256:<hex>` of a public key's DER.
+fn fingerprint_of(public_der: &[u8]) -> String {
+    let digest = Sha256::digest(public_der);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 /// The bitnami private keys given; every one is tried on every value.
 #[derive(Default)]
 pub struct BitnamiKeys {
-    keys: Vec<RsaPrivateKey>,
+    keys: Vec<BitnamiKey>,
     /// The key that opened the last value: tried first, since values sealed together
     /// were sealed with the same key (bitnami renews its key every 30 days, so a cluster
     /// holds dozens, and each RSA-4096 try costs milliseconds).
@@ -44,12 +150,12 @@ impl BitnamiKeys {
     }
 
     /// The keys.
-    pub fn iter(&self) -> impl Iterator<Item = &RsaPrivateKey> {
+    pub fn iter(&self) -> impl Iterator<Item = &BitnamiKey> {
         self.keys.iter()
     }
 
     /// The keys with their index, the one that opened the last value first.
-    pub fn in_trial_order(&self) -> impl Iterator<Item = (usize, &RsaPrivateKey)> {
+    pub fn in_trial_order(&self) -> impl Iterator<Item = (usize, &BitnamiKey)> {
         let first = self
             .last_opened
             .load(Ordering::Relaxed)
@@ -150,12 +256,20 @@ impl BitnamiKeys {
                 .find(&end_marker)
                 .ok_or_else(|| format!("a PEM {} block has no end", shown_label(label)))?
                 + end_marker.len();
+            let der = |pem: &str| -> Result<Zeroizing<Vec<u8>>, String> {
+                let parsed =
+                    pem::parse(pem).map_err(|_| format!("a PEM {label} block is not valid PEM"))?;
+                if parsed.headers().iter().next().is_some() {
+                    return Err(format!(
+                        "a PEM {label} block is encrypted or has headers; give the plain key"
+                    ));
+                }
+                Ok(Zeroizing::new(parsed.into_contents()))
+            };
             let pem = Zeroizing::new(block[..end].to_owned());
             let key = match label {
-                "RSA PRIVATE KEY" => Some(RsaPrivateKey::from_pkcs1_pem(&pem)),
-                "PRIVATE KEY" => {
-                    Some(RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|_| rsa::pkcs1::Error::Crypto))
-                }
+                "RSA PRIVATE KEY" => Some(BitnamiKey::from_pkcs1_der(&der(&pem)?)),
+                "PRIVATE KEY" => Some(BitnamiKey::from_pkcs8_der(&der(&pem)?)),
                 "CERTIFICATE" | "PUBLIC KEY" | "RSA PUBLIC KEY" => None,
                 other => {
                     return Err(format!(
@@ -165,8 +279,11 @@ impl BitnamiKeys {
                 }
             };
             if let Some(key) = key {
-                let key =
-                    key.map_err(|_| format!("a PEM {label} block is not a valid RSA private key"))?;
+                let key = key.map_err(|()| {
+                    format!(
+                        "a PEM {label} block is not a valid RSA private key (2048 to 8192 bits)"
+                    )
+                })?;
                 let bits = key.size() * 8;
                 if !(MIN_BITS..=MAX_BITS).contains(&bits) {
                     return Err(format!(
@@ -258,6 +375,31 @@ pub(crate) mod tests {
             1
         );
         assert_eq!(keys.len(), 2);
+    }
+
+    #[test]
+    fn a_key_has_one_fingerprint_in_every_form_and_round_trips_as_pkcs8() {
+        let pkcs1 = test_keys();
+        let key = pkcs1.iter().next().expect("a key");
+        assert!(key.fingerprint().starts_with("sha256:"));
+        assert_eq!(key.fingerprint().len(), 7 + 64);
+        let pkcs8 = key.to_pkcs8_pem().expect("exports");
+        assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let mut again = BitnamiKeys::new();
+        assert_eq!(again.add_file("stored.pem", &pkcs8).expect("reads"), 1);
+        let other = again.iter().next().expect("a key");
+        assert_eq!(other.fingerprint(), key.fingerprint());
+        let mut second = BitnamiKeys::new();
+        second
+            .add_file(
+                "other.pem",
+                include_str!("../../../../keys-example/sealed-secrets-other.key"),
+            )
+            .expect("other");
+        assert_ne!(
+            second.iter().next().expect("a key").fingerprint(),
+            key.fingerprint()
+        );
     }
 
     /// An attacker's (or a mistaken) key file: nothing in it is taken, and no message

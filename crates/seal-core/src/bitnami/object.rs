@@ -20,11 +20,13 @@ use serde_json::{Map, Value};
 
 use super::format::{self, FormatError};
 use super::keys::BitnamiKeys;
-use super::{ANNOTATION_PREFIX, API_VERSION};
+use super::{ANNOTATION_PREFIX, API_VERSION, MIGRATED_FROM_ANNOTATION};
+use crate::convert::{self, SealOptions};
 use crate::error::DocError;
+use crate::keys::Recipients;
 use crate::names;
 use crate::scope::Scope;
-use crate::sealed_secret::is_reserved;
+use crate::sealed_secret::{Mode, SealedSecret, is_reserved};
 use crate::secret::PlainSecret;
 
 /// Whether a parsed document is a bitnami SealedSecret.
@@ -242,6 +244,54 @@ impl BitnamiSealedSecret {
     }
 }
 
+impl BitnamiSealedSecret {
+    /// Opens every value with `keys` and seals the Secret again to `recipients`: the seal
+    /// SealedSecret this object migrates to, in its scope, an `Owned` one, marked
+    /// [`MIGRATED_FROM_ANNOTATION`] so that the controller may take its Secret over. The
+    /// one conversion `seal migrate` (offline) and the controller's `/v1/migrate` share.
+    pub fn migrate(
+        &self,
+        keys: &BitnamiKeys,
+        recipients: &Recipients,
+    ) -> Result<SealedSecret, DocError> {
+        let plain = self.open(keys)?;
+        let options = SealOptions {
+            scope: self.scope,
+            default_namespace: None,
+            mode: Mode::Owned,
+        };
+        let mut sealed = convert::seal_secret(&plain, recipients, &options)?;
+        sealed
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(MIGRATED_FROM_ANNOTATION.to_owned(), API_VERSION.to_owned());
+        Ok(sealed)
+    }
+
+    /// How many RSA decryptions opening every value may take at most with `keys`: each
+    /// value times the keys of its RSA block's size (a value whose length prefix fits no
+    /// key costs none). Known before any decryption, from the lengths alone.
+    pub fn rsa_work(&self, keys: &BitnamiKeys) -> usize {
+        use base64::Engine as _;
+        self.encrypted_data
+            .values()
+            .map(|text| {
+                // The first three base64 characters hold the two length bytes.
+                let head: String = text.trim().chars().take(4).collect();
+                let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(head) else {
+                    return 0;
+                };
+                let Some(prefix) = bytes.first_chunk::<2>() else {
+                    return 0;
+                };
+                let size = usize::from(u16::from_be_bytes(*prefix));
+                keys.iter().filter(|k| k.size() == size).count()
+            })
+            .sum()
+    }
+}
+
 /// The scope from the object's annotations, as the bitnami controller reads it when it
 /// opens values, but strict about values it would silently read as "not set".
 fn scope_of(annotations: &BTreeMap<String, String>) -> Result<Scope, DocError> {
@@ -291,4 +341,30 @@ fn strings(value: Option<&Value>, at: &str) -> Result<BTreeMap<String, String>, 
             )),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitnami::format::seal_for_test;
+    use crate::bitnami::keys::tests::test_keys;
+
+    /// The work bound is read from the length prefixes alone: one RSA try per value and
+    /// fitting key, none for a value whose block fits no key or does not decode.
+    #[test]
+    fn rsa_work_counts_fitting_keys_per_value_before_any_decryption() {
+        use base64::Engine as _;
+        let keys = test_keys();
+        let key = keys.iter().next().expect("a key");
+        let sealed =
+            base64::engine::general_purpose::STANDARD.encode(seal_for_test(key, b"v", b"ns/db"));
+        let doc = serde_json::json!({
+            "apiVersion": API_VERSION, "kind": "SealedSecret",
+            "metadata": {"name": "db", "namespace": "ns"},
+            "spec": {"encryptedData": {"a": sealed, "b": sealed, "odd": "ABBB", "junk": "!!"}},
+        });
+        let object = BitnamiSealedSecret::read(&doc, None).expect("reads");
+        assert_eq!(object.rsa_work(&keys), 2);
+        assert_eq!(object.rsa_work(&BitnamiKeys::new()), 0);
+    }
 }

@@ -18,9 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use seal_core::bitnami::object::is_bitnami;
 use seal_core::bitnami::{self, BitnamiKeys, BitnamiSealedSecret};
-use seal_core::convert::{self, SealOptions};
 use seal_core::documents::{self, Format};
-use seal_core::{Mode, SealedSecret, files};
+use seal_core::{SealedSecret, files};
 
 use crate::cli::MigrateArgs;
 use crate::commands::RecipientChoice;
@@ -65,19 +64,10 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         for doc in docs.iter().filter(|d| is_bitnami(&d.value)) {
             let bitnami = BitnamiSealedSecret::read(&doc.value, args.namespace.as_deref())
                 .map_err(|e| e.at(&doc.at))?;
-            let plain = bitnami.open(&keys).map_err(|e| e.at(&doc.at))?;
             let recipients = choice.pick(rule)?;
-            let options = SealOptions {
-                scope: bitnami.scope,
-                default_namespace: None,
-                mode: Mode::Owned,
-            };
-            let mut sealed =
-                convert::seal_secret(&plain, &recipients, &options).map_err(|e| e.at(&doc.at))?;
-            sealed.metadata.annotations.get_or_insert_default().insert(
-                bitnami::MIGRATED_FROM_ANNOTATION.to_owned(),
-                bitnami::API_VERSION.to_owned(),
-            );
+            let sealed = bitnami
+                .migrate(&keys, &recipients)
+                .map_err(|e| e.at(&doc.at))?;
             objects.push(sealed);
         }
         if objects.is_empty() {
