@@ -65,7 +65,8 @@ pub enum KeysCommand {
     Retire(RetireArgs),
     /// Write every identity, age-encrypted to the given recipients (plaintext never written).
     Export(ExportArgs),
-    /// Store identities from a backup or your own identity file as sealing keys.
+    /// Store identities from a backup or your own identity file as sealing keys, or
+    /// bitnami sealed-secrets keys for `seal migrate --online`.
     Import(ImportArgs),
 }
 
@@ -126,10 +127,33 @@ pub struct ExportArgs {
 
 /// `unseal keys import`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "bitnami sealed-secrets keys (for `seal migrate --online` only):\n  --sealed-secrets PATH  imports them from a file: PEM (tls.key) or the key Secrets as\n                         kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml\n                         prints them (v1/List included); repeatable.\n  --from-cluster         reads those Secrets from the cluster with your kubeconfig.\nThey are stored in the Secret unseal-bitnami-migration-keys in the controller's namespace,\napart from the sealing keys, and used only by POST /v1/migrate; each is listed by its\npublic fingerprint. Importing a key again changes nothing. After the migration:\n  kubectl delete secret -n seal-system unseal-bitnami-migration-keys\n\nExamples:\n  unseal keys import backup.age -i ~/.config/seal/breakglass.txt\n  unseal keys import --from-cluster\n  unseal keys import --sealed-secrets /dev/shm/bitnami-keys.yaml"
+)]
 pub struct ImportArgs {
     /// An age identity file, or a backup from `unseal keys export`.
-    #[arg(value_name = "FILE")]
-    pub file: String,
+    #[arg(
+        value_name = "FILE",
+        required_unless_present_any = ["sealed_secrets", "from_cluster"],
+        conflicts_with_all = ["sealed_secrets", "from_cluster"]
+    )]
+    pub file: Option<String>,
+    /// Import bitnami sealed-secrets private keys from this file (PEM, or the key Secrets
+    /// as kubectl prints them) for `seal migrate --online`; repeatable. Never sealing
+    /// keys.
+    #[arg(long = "sealed-secrets", value_name = "PATH", conflicts_with_all = ["identity", "activate"])]
+    pub sealed_secrets: Vec<String>,
+    /// Import the bitnami sealed-secrets keys straight from the cluster (the Secrets
+    /// labelled sealedsecrets.bitnami.com/sealed-secrets-key), with your kubeconfig.
+    #[arg(long = "from-cluster", conflicts_with_all = ["identity", "activate"])]
+    pub from_cluster: bool,
+    /// With --from-cluster: the namespace of the bitnami controller's keys.
+    #[arg(
+        long = "sealed-secrets-namespace",
+        value_name = "NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub sealed_secrets_namespace: String,
     /// The identity that opens an encrypted backup.
     #[arg(short = 'i', long = "identity", value_name = "PATH")]
     pub identity: Option<String>,

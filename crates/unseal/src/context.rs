@@ -134,6 +134,9 @@ pub struct Context {
     pub api_rate: ClientRates,
     /// Slots for request bodies being read or held (see [`crate::http::intake`]).
     pub http_bodies: crate::http::intake::BodySlots,
+    /// The imported bitnami keys last read for `/v1/migrate`, with the resourceVersion
+    /// of the Secret they came from (read again only when it changes).
+    pub bitnami_keys: Mutex<Option<(String, Arc<seal_core::bitnami::BitnamiKeys>)>>,
 }
 
 impl Context {
@@ -163,6 +166,7 @@ impl Context {
             synced: AtomicBool::new(false),
             leader: AtomicBool::new(false),
             http_bodies: Default::default(),
+            bitnami_keys: Mutex::new(None),
         })
     }
 

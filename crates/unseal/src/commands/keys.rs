@@ -205,12 +205,16 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stores the identities of a backup or an identity file as key Secrets.
+/// Stores the identities of a backup or an identity file as key Secrets (or, with
+/// `--sealed-secrets`/`--from-cluster`, bitnami keys in their own store).
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let Some(file) = args.file.clone() else {
+        return super::bitnami_import::run(args).await;
+    };
     let mut bytes = Zeroizing::new(Vec::new());
-    std::fs::File::open(&args.file)
+    std::fs::File::open(&file)
         .and_then(|mut f| f.read_to_end(&mut bytes))
-        .with_context(|| format!("{}: cannot read", args.file))?;
+        .with_context(|| format!("{file}: cannot read"))?;
     let ring = match &args.identity {
         Some(path) => {
             let text = files::read_input(path)?;
@@ -220,12 +224,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let keys = backup::read_any(&bytes, ring.as_ref()).with_context(|| args.file.clone())?;
-    eprintln!(
-        "{}: {} key(s), whose recipients are:",
-        args.file,
-        keys.len()
-    );
+    let keys = backup::read_any(&bytes, ring.as_ref()).with_context(|| file.clone())?;
+    eprintln!("{}: {} key(s), whose recipients are:", file, keys.len());
     for key in &keys {
         eprintln!("  {}", key.identity.to_public());
     }
@@ -234,10 +234,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
             .iter()
             .any(|k| &k.identity.to_public().to_string() == wanted)
     {
-        bail!(
-            "--activate: {wanted} is not among the keys of {}",
-            args.file
-        );
+        bail!("--activate: {wanted} is not among the keys of {file}");
     }
     let client = super::client(&args.cluster).await?;
     let api: Api<Secret> = Api::namespaced(client.clone(), &args.cluster.controller_namespace);

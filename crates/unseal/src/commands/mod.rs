@@ -1,5 +1,6 @@
 //! One module per subcommand, and the cluster connection they share.
 
+pub mod bitnami_import;
 pub mod crd;
 pub mod key_usage;
 pub mod keys;

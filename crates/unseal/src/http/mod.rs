@@ -7,13 +7,19 @@
 //! - `POST /v1/reencrypt` — the SealedSecret re-sealed to the active key, same binding;
 //!   plaintext never leaves (see [`reseal`] for which recipients it keeps: never one
 //!   the body merely names).
+//! - `POST /v1/migrate` — one bitnami sealed-secrets SealedSecret (`bitnami.com/v1alpha1`)
+//!   converted to a seal SealedSecret with the bitnami keys imported by `unseal keys
+//!   import --sealed-secrets` (409 `NoMigrationKeys` until then), sealed to the active key
+//!   and, of the `recipient=` asked for, only trusted ones; plaintext never leaves (see
+//!   [`migrate`]).
 //! - `GET /healthz`, `GET /readyz`, `GET /metrics`.
 //!
-//! Request bodies are capped at 1 MiB; verify and reencrypt are rate-limited per client
+//! Request bodies are capped at 1 MiB; verify, reencrypt and migrate are rate-limited per client
 //! ([`rate_limit`]) and their decryption runs off the async runtime, bounded
 //! ([`crate::opener`]), so a flood cannot delay health checks or lease renewal.
 
 pub mod intake;
+pub mod migrate;
 pub mod rate_limit;
 pub mod request;
 pub mod reseal;
@@ -46,6 +52,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route(
             "/v1/reencrypt",
             post(reseal::reencrypt).layer(from_fn_with_state(ctx.clone(), intake::intake)),
+        )
+        .route(
+            "/v1/migrate",
+            post(migrate::migrate).layer(from_fn_with_state(ctx.clone(), intake::intake)),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

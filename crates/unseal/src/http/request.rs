@@ -3,6 +3,8 @@
 //! say what is wrong in a fixed text, never by echoing the input.
 
 use axum::http::StatusCode;
+use seal_core::bitnami::BitnamiSealedSecret;
+use seal_core::bitnami::object::is_bitnami;
 use seal_core::documents::{self, Format};
 use seal_core::{SealedSecret, convert};
 
@@ -41,6 +43,49 @@ impl RecipientChange {
         }
         Ok(change)
     }
+}
+
+/// The `recipient=` parameters of a migrate call: who the caller would like the result
+/// sealed to, besides the active key. Only a claim: [`super::reseal::targets`] decides.
+pub fn requested_recipients(query: Option<&str>) -> Result<Vec<String>, ApiProblem> {
+    let mut wanted = Vec::new();
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name != "recipient" {
+            return Err(bad("unknown query parameter (only recipient=)"));
+        }
+        seal_core::keys::parse_recipient(value).map_err(|p| bad(&format!("recipient: {p}")))?;
+        if !wanted.iter().any(|w| w == value) {
+            wanted.push(value.to_owned());
+        }
+    }
+    Ok(wanted)
+}
+
+/// Parses the body as exactly one bitnami SealedSecret (YAML or JSON). Its namespace
+/// must be in it when its scope binds one: nothing else may stand in for it.
+pub fn parse_one_bitnami(body: &[u8]) -> Result<(BitnamiSealedSecret, Format), ApiProblem> {
+    let text = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8 text"))?;
+    let format = Format::of(text);
+    let docs = documents::parse("request", text).map_err(|e| bad(&e.to_string()))?;
+    let [doc] = docs.as_slice() else {
+        return Err(bad("send exactly one bitnami.com/v1alpha1 SealedSecret"));
+    };
+    if !is_bitnami(&doc.value) {
+        return Err(bad("send exactly one bitnami.com/v1alpha1 SealedSecret"));
+    }
+    let object = BitnamiSealedSecret::read(&doc.value, None).map_err(|e| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "InvalidSpec",
+            &e.at(&doc.at).to_string(),
+        )
+    })?;
+    Ok((object, format))
 }
 
 /// Parses the body as exactly one SealedSecret (YAML or JSON), with a namespace when

@@ -38,7 +38,7 @@ pub const REPLACED_HEADER: &str = "seal-replaced-recipients";
 /// gets fewer of them through, not the same number as one sending cheap ones.
 pub const WORK_PER_TOKEN: usize = 256;
 
-fn refused(e: &DocError) -> ApiProblem {
+pub(super) fn refused(e: &DocError) -> ApiProblem {
     let reason = match e {
         DocError::Open { error, .. } => error.reason(),
         DocError::Field { .. } => "InvalidSpec",
@@ -46,7 +46,7 @@ fn refused(e: &DocError) -> ApiProblem {
     problem(StatusCode::UNPROCESSABLE_ENTITY, reason, &e.to_string())
 }
 
-fn failure(e: OpenFailure) -> ApiProblem {
+pub(super) fn failure(e: OpenFailure) -> ApiProblem {
     match e {
         OpenFailure::Doc(e) => refused(&e),
         OpenFailure::Busy => problem(
@@ -100,7 +100,7 @@ async fn admit(
 }
 
 /// Runs `work` on the API lane of the opener.
-async fn off_runtime<T: Send + 'static>(
+pub(super) async fn off_runtime<T: Send + 'static>(
     ctx: &Context,
     keys: Arc<KeySet>,
     work: impl FnOnce(&KeySet) -> Result<T, ApiProblem> + Send + 'static,
@@ -210,23 +210,7 @@ pub async fn reencrypt(
     let (text, targets) = off_runtime(&ctx, keys, move |keys| {
         let plain = convert::open_sealed_secret(&sealed, &keys.ring).map_err(|e| refused(&e))?;
         let targets = targets(&sealed.spec.recipients, &change, &active, &own, &trusted);
-        let mut to = Recipients::new();
-        for r in &targets.to {
-            to.add_arg("recipients", r).map_err(|_| {
-                problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal",
-                    "a trusted recipient does not parse",
-                )
-            })?;
-        }
-        if to.is_empty() {
-            return Err(problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "NoRecipients",
-                "removing these would leave no recipient",
-            ));
-        }
+        let to = recipients_of(&targets)?;
         let mut resealed = convert::for_git(&sealed);
         resealed.spec.recipients = to.to_strings();
         resealed.spec.encrypted_data.clear();
@@ -247,6 +231,38 @@ pub async fn reencrypt(
         Ok((text.to_string(), targets))
     })
     .await?;
+    reply(text, format, &targets)
+}
+
+/// The [`Recipients`] of `targets.to`; refused when that leaves none.
+pub(super) fn recipients_of(targets: &Targets) -> Result<Recipients, ApiProblem> {
+    let mut to = Recipients::new();
+    for r in &targets.to {
+        to.add_arg("recipients", r).map_err(|_| {
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal",
+                "a trusted recipient does not parse",
+            )
+        })?;
+    }
+    if to.is_empty() {
+        return Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "NoRecipients",
+            "removing these would leave no recipient",
+        ));
+    }
+    Ok(to)
+}
+
+/// The reply carrying a re-sealed object, with the [`DROPPED_HEADER`] and
+/// [`REPLACED_HEADER`] of `targets`.
+pub(super) fn reply(
+    text: String,
+    format: Format,
+    targets: &Targets,
+) -> Result<Response, ApiProblem> {
     let content_type = match format {
         Format::Json => "application/json",
         Format::Yaml => "application/yaml",

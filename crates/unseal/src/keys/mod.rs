@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod backup_store;
+pub mod bitnami_store;
 pub mod lifecycle;
 pub mod missing;
 pub mod publication;

@@ -78,6 +78,11 @@ pub fn decode(secret: &Secret) -> Result<StoredKey, BadKey> {
             "has ownerReferences (key Secrets are never owned; was it made from a SealedSecret?)",
         ));
     }
+    if secret.labels().contains_key(super::bitnami_store::LABEL) {
+        return Err(bad(
+            "carries seal.dev/bitnami-migration-keys: the bitnami migration keys are never sealing keys",
+        ));
+    }
     let bytes = secret
         .data
         .as_ref()

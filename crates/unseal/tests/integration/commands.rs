@@ -25,7 +25,11 @@ scenarios! {
 
 /// Runs the binary on a blocking thread, so the double (on this test's runtime) can
 /// answer, with the controller namespace `namespace`.
-async fn unseal(kubeconfig: &Path, namespace: &str, args: &[&str]) -> std::process::Output {
+pub(crate) async fn unseal(
+    kubeconfig: &Path,
+    namespace: &str,
+    args: &[&str],
+) -> std::process::Output {
     let kubeconfig = kubeconfig.to_owned();
     let namespace = namespace.to_owned();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();

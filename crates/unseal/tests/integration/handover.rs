@@ -36,7 +36,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// The folder of the built kubeseal and controller (built once per machine).
-fn sealed_secrets_bin() -> PathBuf {
+pub(crate) fn sealed_secrets_bin() -> PathBuf {
     let out = Command::new(repo_root().join("scripts/sealed-secrets"))
         .arg("build")
         .stderr(Stdio::inherit())

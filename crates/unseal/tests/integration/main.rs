@@ -16,5 +16,6 @@ mod fuzz_corpus;
 mod handover;
 mod http_api;
 mod leader;
+mod migrate;
 mod restart;
 mod support;
