@@ -205,7 +205,7 @@ pub struct RetargetArgs {
 /// `seal migrate`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The values are opened here with the bitnami keys and sealed to the recipients; scope,\ntemplate labels, annotations, type and immutability are kept, and each object is marked\nseal.dev/migrated-from so that the controller takes its Secret over without a gap. Nothing\nis written unless every object of every file converted. See docs/MIGRATING.md.\n\nExamples:\n  kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml > keys.yaml\n  seal migrate --sealed-secrets-keys keys.yaml --beside apps/\n  seal migrate --sealed-secrets-keys tls.key -R prod.txt db-sealed.yaml -w db.seal.yaml"
+    after_help = "The values are opened here with the bitnami keys (or, with --online, by the cluster's\ncontroller with the keys an admin imported there) and sealed to the recipients; scope,\ntemplate labels, annotations, type and immutability are kept, and each object is marked\nseal.dev/migrated-from so that the controller takes its Secret over without a gap. Nothing\nis written unless every object of every file converted. See docs/MIGRATING.md.\n\nExamples:\n  kubectl get secret -n kube-system -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml > keys.yaml\n  seal migrate --sealed-secrets-keys keys.yaml --beside apps/\n  seal migrate --sealed-secrets-keys tls.key -R prod.txt db-sealed.yaml -w db.seal.yaml\n  unseal keys import --from-cluster    # once, by the cluster admin\n  seal migrate --online --beside apps/"
 )]
 pub struct MigrateArgs {
     /// Files or folders holding bitnami SealedSecrets (other documents are skipped).
@@ -213,8 +213,24 @@ pub struct MigrateArgs {
     pub paths: Vec<PathBuf>,
     /// bitnami's private keys: PEM, or the key Secrets as `kubectl get secret -o yaml`
     /// prints them (v1/List included); repeatable. Every key is tried on every value.
-    #[arg(long = "sealed-secrets-keys", value_name = "PATH", required = true)]
+    #[arg(
+        long = "sealed-secrets-keys",
+        value_name = "PATH",
+        required_unless_present = "online",
+        conflicts_with = "online"
+    )]
     pub sealed_secrets_keys: Vec<String>,
+    /// Have the cluster's controller convert (POST /v1/migrate) with the bitnami keys an
+    /// admin imported into it (`unseal keys import --sealed-secrets`): no bitnami key here,
+    /// no plaintext here. The result is sealed to the controller's key and, of the
+    /// recipients asked for, those it trusts.
+    #[arg(long)]
+    pub online: bool,
+    /// With --online: write even when the controller dropped recipients it does not trust
+    /// (a break-glass key, another cluster). Without it nothing is written and the
+    /// dropped recipients are named.
+    #[arg(long, requires = "online")]
+    pub drop_untrusted: bool,
     /// Namespace for SealedSecrets whose manifest has none.
     #[arg(short = 'n', long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,

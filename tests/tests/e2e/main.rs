@@ -20,6 +20,7 @@ mod krew;
 mod man_pages;
 mod merge;
 mod migrate;
+mod migrate_online;
 mod monitoring;
 mod online;
 mod readme;

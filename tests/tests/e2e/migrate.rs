@@ -31,13 +31,13 @@ const CERT: &str = "keys-example/sealed-secrets.crt";
 const KEY: &str = "keys-example/sealed-secrets.key";
 
 /// A value that is neither text nor valid UTF-8.
-fn binary_value() -> Vec<u8> {
+pub(crate) fn binary_value() -> Vec<u8> {
     let mut v: Vec<u8> = (0..=255u8).rev().collect();
     v.extend_from_slice(b"\xc3\x28\x00\xff");
     v
 }
 
-fn secret(name: &str, namespace: &str) -> String {
+pub(crate) fn secret(name: &str, namespace: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\n  labels:\n    app: orders\n  annotations:\n    team: payments\ntype: Opaque\ndata:\n  blob: {}\n  password: {}\n",
         STANDARD.encode(binary_value()),
@@ -46,7 +46,7 @@ fn secret(name: &str, namespace: &str) -> String {
 }
 
 /// The real kubeseal, offline: sealed to the example certificate, no cluster contacted.
-fn kubeseal(manifest: &str, scope: &str) -> String {
+pub(crate) fn kubeseal(manifest: &str, scope: &str) -> String {
     let mut child = Command::new(sealed_secrets_bin().join("kubeseal"))
         .args(["--cert", &repo_file(CERT), "--scope", scope, "-o", "yaml"])
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
@@ -92,7 +92,7 @@ fn recover(sealed: &str) -> Vec<Value> {
 }
 
 /// The files of a folder and their bytes, to show nothing was written.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+pub(crate) fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut all: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
         .map(|e| {

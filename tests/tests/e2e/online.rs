@@ -11,21 +11,21 @@ use apiserver_double::{ApiServerDouble, Fault, ResourceKind};
 use seal_e2e::*;
 use tokio::sync::watch;
 
-struct Cluster {
+pub(crate) struct Cluster {
     double: Arc<ApiServerDouble>,
-    ctx: Arc<unseal::context::Context>,
+    pub(crate) ctx: Arc<unseal::context::Context>,
     stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
     kubeconfig: String,
 }
 
 impl Cluster {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_trusting(Vec::new()).await
     }
 
     /// A cluster whose controller trusts these extra recipients.
-    async fn start_trusting(trusted: Vec<String>) -> Self {
+    pub(crate) async fn start_trusting(trusted: Vec<String>) -> Self {
         let double = Arc::new(ApiServerDouble::start().await.expect("double"));
         let url = double.url().parse().expect("url");
         let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
@@ -73,7 +73,7 @@ impl Cluster {
 
     /// Runs a binary with this cluster's kubeconfig, on a blocking thread so the double
     /// and the controller (on this runtime) keep answering.
-    async fn run(
+    pub(crate) async fn run(
         &self,
         dir: &Path,
         name: &'static str,

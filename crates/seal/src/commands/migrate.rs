@@ -8,6 +8,11 @@
 //! bitnami controller. What seal cannot express is refused by name (see
 //! [`seal_core::bitnami::object`]).
 //!
+//! With `--online` no key is needed here: each object goes to the controller's
+//! `POST /v1/migrate`, which opens it with the bitnami keys an admin imported (`unseal
+//! keys import --sealed-secrets`) and seals it to its own key and the recipients it
+//! trusts; [`migrate_online`] checks every reply like `seal reencrypt` does.
+//!
 //! Everything is read, opened and sealed in memory first; only when every object of
 //! every file succeeded is anything written (standard output, `-w`, or with `--beside`
 //! `NAME.seal.EXT` next to each `NAME.EXT` holding bitnami SealedSecrets, staged and then
@@ -19,10 +24,10 @@ use anyhow::{Context as _, bail};
 use seal_core::bitnami::object::is_bitnami;
 use seal_core::bitnami::{self, BitnamiKeys, BitnamiSealedSecret};
 use seal_core::documents::{self, Format};
-use seal_core::{SealedSecret, files};
+use seal_core::{Location, Recipients, SealedSecret, files};
 
 use crate::cli::MigrateArgs;
-use crate::commands::RecipientChoice;
+use crate::commands::{RecipientChoice, migrate_online};
 use crate::output::{self, StagedWrites};
 use crate::repo::check::declares_kind;
 use crate::repo::lookup::{Applied, Lookup};
@@ -35,13 +40,48 @@ struct Converted {
     objects: Vec<SealedSecret>,
 }
 
+/// One bitnami object to convert: where it stands, what it is, its document as read
+/// (sent as is to the controller with `--online`) and the recipients it goes to.
+pub(crate) struct Job {
+    file: usize,
+    pub(crate) at: Location,
+    pub(crate) object: BitnamiSealedSecret,
+    pub(crate) document: serde_json::Value,
+    pub(crate) recipients: Recipients,
+}
+
 /// Runs `seal migrate`.
 pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let keys = load_keys(&args.sealed_secrets_keys)?;
+    let keys = if args.online {
+        None
+    } else {
+        Some(load_keys(&args.sealed_secrets_keys)?)
+    };
+    let (mut files, jobs) = read_all(&args)?;
+    let converted = match &keys {
+        Some(keys) => jobs
+            .iter()
+            .map(|job| {
+                job.object
+                    .migrate(keys, &job.recipients)
+                    .map_err(|e| anyhow::Error::from(e.at(&job.at)))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        None => migrate_online::convert_all(&args, &jobs)?,
+    };
+    for (job, sealed) in jobs.iter().zip(converted) {
+        files[job.file].objects.push(sealed);
+    }
+    write_all(&args, files)
+}
+
+/// Reads every input file: each bitnami object with its recipients, nothing opened yet.
+fn read_all(args: &MigrateArgs) -> anyhow::Result<(Vec<Converted>, Vec<Job>)> {
     let inputs = inputs(&args.paths)?;
     let mut choice = RecipientChoice::new(&args.recipients)?;
     let mut lookup = Lookup::new(args.config.as_deref())?;
-    let mut converted = Vec::new();
+    let mut files = Vec::new();
+    let mut jobs = Vec::new();
     for (path, explicit) in inputs {
         let shown = output::shown_path(&path);
         let text = files::read_input(&path.to_string_lossy())?;
@@ -60,31 +100,39 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         let config = lookup.config_for(&governs)?;
         let applied = config.as_deref().and_then(|c| Applied::of(c, &governs));
         let rule = applied.as_ref().map(|a| a.rule);
-        let mut objects = Vec::new();
-        for doc in docs.iter().filter(|d| is_bitnami(&d.value)) {
-            let bitnami = BitnamiSealedSecret::read(&doc.value, args.namespace.as_deref())
+        let before = jobs.len();
+        for doc in docs.into_iter().filter(|d| is_bitnami(&d.value)) {
+            let object = BitnamiSealedSecret::read(&doc.value, args.namespace.as_deref())
                 .map_err(|e| e.at(&doc.at))?;
             let recipients = choice.pick(rule)?;
-            let sealed = bitnami
-                .migrate(&keys, &recipients)
-                .map_err(|e| e.at(&doc.at))?;
-            objects.push(sealed);
+            jobs.push(Job {
+                file: files.len(),
+                at: doc.at,
+                object,
+                document: doc.value,
+                recipients,
+            });
         }
-        if objects.is_empty() {
+        if jobs.len() == before {
             if explicit {
                 bail!("{shown}: no {} SealedSecret in it", bitnami::API_VERSION);
             }
             continue;
         }
-        converted.push(Converted {
+        files.push(Converted {
             path,
             format: Format::of(&text),
-            objects,
+            objects: Vec::new(),
         });
     }
-    if converted.is_empty() {
+    if files.is_empty() {
         bail!("no {} SealedSecret found", bitnami::API_VERSION);
     }
+    Ok((files, jobs))
+}
+
+/// Writes every converted file, all or nothing.
+fn write_all(args: &MigrateArgs, converted: Vec<Converted>) -> anyhow::Result<()> {
     let count: usize = converted.iter().map(|c| c.objects.len()).sum();
     if args.beside {
         let mut writes = StagedWrites::default();

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod install_hook;
 pub mod keygen;
 pub mod migrate;
+pub mod migrate_online;
 pub mod online;
 pub mod raw;
 pub mod recipients;
