@@ -43,7 +43,7 @@ struct Converted {
 /// One bitnami object to convert: where it stands, what it is, its document as read
 /// (sent as is to the controller with `--online`) and the recipients it goes to.
 pub(crate) struct Job {
-    file: usize,
+    pub(crate) file: usize,
     pub(crate) at: Location,
     pub(crate) object: BitnamiSealedSecret,
     pub(crate) document: serde_json::Value,

@@ -16,7 +16,7 @@ use seal_core::secret_bytes::SecretBytes;
 use seal_core::{Mode, PlainSecret, SealedSecret};
 
 use crate::cli::MigrateArgs;
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Answer, Cluster};
 use crate::commands::migrate::Job;
 use crate::commands::reseal_reply;
 
@@ -57,8 +57,15 @@ async fn convert_one(
     if answer.status != 200 {
         bail!("{at}: not migrated: {}", cluster::refusal(&answer));
     }
+    check_reply(job, &answer, drop_untrusted)
+}
+
+/// The SealedSecret in the controller's reply for `job`, once checked (see the module
+/// docs); nothing of a reply that fails a check is used.
+fn check_reply(job: &Job, answer: &Answer, drop_untrusted: bool) -> anyhow::Result<SealedSecret> {
+    let at = job.at.to_string();
     let expected = expected_reply(job)?;
-    let reply = reseal_reply::accept(&at, &expected, &answer, &[], drop_untrusted)?;
+    let reply = reseal_reply::accept(&at, &expected, answer, &[], drop_untrusted)?;
     let marked = reply
         .metadata
         .annotations
@@ -104,4 +111,127 @@ fn expected_reply(job: &Job) -> anyhow::Result<SealedSecret> {
             .insert(key.clone(), String::new());
     }
     Ok(expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use seal_core::bitnami::{BitnamiKeys, BitnamiSealedSecret};
+    use seal_core::documents::{self, Format};
+    use seal_core::{Location, Recipients};
+
+    use super::*;
+
+    /// kubeseal's output for the example key (the fuzz corpus seed).
+    const KUBESEALED: &str = include_str!("../../../../fuzz/corpus/bitnami/kubeseal-strict.yaml");
+    const EXAMPLE_KEY: &str = include_str!("../../../../keys-example/sealed-secrets.key");
+
+    fn job(recipients: &Recipients) -> Job {
+        let doc = documents::parse("db.yaml", KUBESEALED)
+            .expect("parses")
+            .remove(0);
+        let object = BitnamiSealedSecret::read(&doc.value, None).expect("reads");
+        Job {
+            file: 0,
+            at: Location {
+                file: "db.yaml".into(),
+                document: Some(1),
+                item: None,
+            },
+            object,
+            document: doc.value,
+            recipients: recipients.clone(),
+        }
+    }
+
+    /// What an honest controller answers: the offline conversion.
+    fn honest(job: &Job, to: &Recipients, edit: impl FnOnce(&mut SealedSecret)) -> Answer {
+        let mut keys = BitnamiKeys::new();
+        keys.add_file("k", EXAMPLE_KEY).expect("key");
+        let mut sealed = job.object.migrate(&keys, to).expect("converts");
+        edit(&mut sealed);
+        Answer {
+            status: 200,
+            body: documents::render(&[sealed], Format::Yaml)
+                .expect("renders")
+                .to_string(),
+            dropped: Vec::new(),
+            replaced: Vec::new(),
+        }
+    }
+
+    fn recipients(n: usize) -> Recipients {
+        let mut r = Recipients::new();
+        for _ in 0..n {
+            r.insert(age::x25519::Identity::generate().to_public());
+        }
+        r
+    }
+
+    /// A change a dishonest controller makes to the honest reply.
+    type Change = Box<dyn FnOnce(&mut SealedSecret)>;
+
+    #[test]
+    fn the_offline_conversion_passes_and_every_change_of_it_is_refused() {
+        let to = recipients(1);
+        let job = job(&to);
+        assert!(check_reply(&job, &honest(&job, &to, |_| {}), false).is_ok());
+        let changes: [(&str, Change); 5] = [
+            (
+                "spec.scope",
+                Box::new(|s| s.spec.scope = seal_core::Scope::Cluster),
+            ),
+            (
+                "metadata.namespace",
+                Box::new(|s| s.metadata.namespace = Some("evil".into())),
+            ),
+            (
+                "spec.template",
+                Box::new(|s| s.spec.template.type_ = Some("kubernetes.io/tls".into())),
+            ),
+            (
+                "spec.encryptedData",
+                Box::new(|s| {
+                    s.spec.encrypted_data.remove("password");
+                }),
+            ),
+            (
+                "seal.dev/migrated-from",
+                Box::new(|s| s.metadata.annotations = None),
+            ),
+        ];
+        for (what, change) in changes {
+            let err = check_reply(&job, &honest(&job, &to, change), true)
+                .expect_err(what)
+                .to_string();
+            assert!(err.starts_with("db.yaml: document 1: "), "{err}");
+            assert!(err.contains(what), "{what}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_recipient_asked_for_and_lost_is_refused_unless_named_and_allowed() {
+        let asked = recipients(2);
+        let job = job(&asked);
+        let kept: Recipients = {
+            let mut r = Recipients::new();
+            r.add_arg("-r", &asked.to_strings()[0]).expect("parses");
+            r
+        };
+        let lost = asked.to_strings()[1].clone();
+        let silent = honest(&job, &kept, |_| {});
+        let err = check_reply(&job, &silent, true)
+            .expect_err("silent")
+            .to_string();
+        assert!(err.contains("silently drops"), "{err}");
+        let mut named = honest(&job, &kept, |_| {});
+        named.dropped = vec![lost.clone()];
+        let err = check_reply(&job, &named, false)
+            .expect_err("dropped")
+            .to_string();
+        assert!(
+            err.contains(&lost) && err.contains("--drop-untrusted"),
+            "{err}"
+        );
+        assert!(check_reply(&job, &named, true).is_ok());
+    }
 }

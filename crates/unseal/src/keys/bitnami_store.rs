@@ -135,37 +135,50 @@ pub async fn import(
     namespace: &str,
     keys: &BitnamiKeys,
 ) -> Result<Vec<Imported>, ImportError> {
-    let existing = api.get_opt(SECRET_NAME).await?;
-    if let Some(secret) = &existing {
-        decode(secret).map_err(ImportError::Untrusted)?;
+    let mut existing = api.get_opt(SECRET_NAME).await?;
+    if let Some(secret) = &existing
+        && let Err(bad) = decode(secret)
+    {
+        if let Some(s) = existing.as_mut() {
+            wipe(s);
+        }
+        return Err(ImportError::Untrusted(bad));
+    }
+    let held = |entry: &str| {
+        existing
+            .as_ref()
+            .and_then(|s| s.data.as_ref())
+            .is_some_and(|d| d.contains_key(entry))
+    };
+    let mut done: Vec<Imported> = Vec::new();
+    for key in keys.iter() {
+        if !done.iter().any(|d| d.fingerprint == key.fingerprint()) {
+            done.push(Imported {
+                fingerprint: key.fingerprint().to_owned(),
+                added: !held(&entry_name(key)),
+            });
+        }
+    }
+    if done.iter().all(|d| !d.added) {
+        if let Some(s) = existing.as_mut() {
+            wipe(s);
+        }
+        return Ok(done);
     }
     let mut entries: BTreeMap<String, ByteString> = existing
-        .as_ref()
-        .and_then(|s| s.data.clone())
+        .as_mut()
+        .and_then(|s| s.data.take())
         .unwrap_or_default();
-    let mut done = Vec::new();
     for key in keys.iter() {
-        let entry = entry_name(key);
-        let added = !entries.contains_key(&entry);
-        if added {
+        if let std::collections::btree_map::Entry::Vacant(slot) = entries.entry(entry_name(key)) {
             let pem = key
                 .to_pkcs8_pem()
                 .ok_or_else(|| ImportError::Encode(key.fingerprint().to_owned()))?;
-            entries.insert(entry, ByteString(pem.as_bytes().to_vec()));
-        }
-        if !done
-            .iter()
-            .any(|d: &Imported| d.fingerprint == key.fingerprint())
-        {
-            done.push(Imported {
-                fingerprint: key.fingerprint().to_owned(),
-                added,
-            });
+            slot.insert(ByteString(pem.as_bytes().to_vec()));
         }
     }
     let mut secret = encode(namespace, entries);
     let result = match existing {
-        _ if done.iter().all(|d| !d.added) => return Ok(done),
         Some(old) => {
             // Replacing with the resourceVersion read: a concurrent change fails (409)
             // instead of being overwritten.
@@ -176,7 +189,8 @@ pub async fn import(
         None => api.create(&PostParams::default(), &secret).await,
     };
     wipe(&mut secret);
-    result?;
+    let mut stored = result?;
+    wipe(&mut stored);
     Ok(done)
 }
 
