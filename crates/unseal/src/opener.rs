@@ -23,7 +23,7 @@ pub const API_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2
 pub enum Lane {
     /// The reconciler: waits for a permit.
     Reconcile,
-    /// The HTTP API (verify, reencrypt): waits at most [`API_QUEUE_WAIT`] for a permit.
+    /// The HTTP API (verify, reencrypt, migrate): waits at most [`API_QUEUE_WAIT`] for a permit.
     Api,
 }
 
