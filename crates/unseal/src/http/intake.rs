@@ -1,8 +1,8 @@
 //! What happens to a call to `/v1/verify`, `/v1/reencrypt` or `/v1/migrate` before its
-//! handler runs: the caller's rate limit is taken **before** the body is read, the body is read into
-//! one of a few slots (so the bodies held in memory at once are bounded; one client may
-//! hold two), within a time limit (an upload that stalls is dropped), and the caller is
-//! handed on to the handler.
+//! handler runs: the caller's rate limit is taken **before** the body is read, the body
+//! is read into one of a few slots (so the bodies held in memory at once are bounded; one
+//! client may hold two), within a time limit (an upload that stalls is dropped), and the
+//! caller is handed on to the handler.
 //!
 //! Without this, 150 connections each sending 960 KiB of a 1 MiB body and then stopping
 //! held 146 MiB of a 128 MiB pod, and the rate limit (inside the handler) never ran.
