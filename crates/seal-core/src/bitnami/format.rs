@@ -84,6 +84,11 @@ pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretByte
     if fitting.peek().is_none() {
         return Err(FormatError::NoKeyOfThatSize(rsa_len));
     }
+    // The RSA step is constant time (aws-lc); what follows it is not (a failed OAEP
+    // decoding skips the AES-GCM step), which tells a caller of the controller's
+    // `/v1/migrate` only whether a block was a valid OAEP encryption under this label: for
+    // any block but one made with the public key that happens with negligible chance
+    // (the label's hash must match), so it is no padding oracle.
     for (index, key) in fitting {
         let Some(session) = key.decrypt(rsa_block, label) else {
             continue;
