@@ -132,6 +132,35 @@ mod tests {
     }
 
     #[test]
+    fn migrate_queries_take_only_recipients_and_never_echo_input() {
+        let r = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        assert_eq!(
+            requested_recipients(Some(&format!("recipient={r}&recipient={r}"))).ok(),
+            Some(vec![r.to_owned()])
+        );
+        assert_eq!(requested_recipients(None).ok(), Some(Vec::new()));
+        for query in ["add=x", "recipient=AGE-SECRET-KEY-1QQQ", "remove=<script>"] {
+            let err = requested_recipients(Some(query)).expect_err(query);
+            assert!(
+                !err.message.contains("QQQ") && !err.message.contains("script"),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn migrate_bodies_must_hold_exactly_one_bitnami_sealed_secret() {
+        let seal = b"apiVersion: seal.dev/v1alpha1\nkind: SealedSecret\nmetadata: {name: a, namespace: n}\nspec: {}\n";
+        assert_eq!(parse_one_bitnami(seal).expect_err("seal").status, 400);
+        let strict_without_ns = b"apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: a}\nspec: {encryptedData: {k: AAAA}}\n";
+        let err = parse_one_bitnami(strict_without_ns).expect_err("no namespace");
+        assert_eq!(err.status, 422);
+        assert!(err.message.contains("metadata.namespace"), "{err:?}");
+        let ok = b"apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: a, namespace: apps}\nspec: {encryptedData: {k: AAAA}}\n";
+        assert_eq!(parse_one_bitnami(ok).expect("reads").0.name, "a");
+    }
+
+    #[test]
     fn bodies_must_hold_exactly_one_sealed_secret() {
         assert!(parse_one(b"\xff\xfe").is_err());
         assert!(parse_one(b"kind: [unclosed").is_err());
