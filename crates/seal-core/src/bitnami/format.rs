@@ -43,13 +43,52 @@ pub enum FormatError {
         "no given key opens it (sealed with another key, for another namespace, name or scope, or tampered with)"
     )]
     NoKeyOpens,
+    /// Opening took more RSA decryptions than the caller allowed.
+    #[error("opening took more than the {0} RSA decryptions allowed for one object")]
+    OverBudget(usize),
 }
 
-/// Opens a base64 sealed value bound to `label` with any of `keys`.
+/// How many RSA decryptions opening may still take (each costs milliseconds with a
+/// 4096-bit key). Offline there is no limit; the controller's `/v1/migrate` gives each
+/// call a fixed number, paid for in advance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RsaBudget {
+    limit: usize,
+    used: usize,
+}
+
+impl RsaBudget {
+    /// At most `limit` decryptions.
+    pub fn new(limit: usize) -> Self {
+        Self { limit, used: 0 }
+    }
+
+    /// No limit.
+    pub fn unlimited() -> Self {
+        Self::new(usize::MAX)
+    }
+
+    /// How many were used.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    fn take(&mut self) -> Result<(), FormatError> {
+        if self.used >= self.limit {
+            return Err(FormatError::OverBudget(self.limit));
+        }
+        self.used += 1;
+        Ok(())
+    }
+}
+
+/// Opens a base64 sealed value bound to `label` with any of `keys`, each RSA decryption
+/// tried taken from `budget`.
 pub fn open_base64(
     keys: &BitnamiKeys,
     text: &str,
     label: &[u8],
+    budget: &mut RsaBudget,
 ) -> Result<SecretBytes, FormatError> {
     // A base64 text of more than 4/3 of the limit cannot decode within it.
     if text.len() > MAX_VALUE_BYTES / 3 * 4 + 8 {
@@ -61,11 +100,17 @@ pub fn open_base64(
             .decode(text.trim())
             .map_err(|_| FormatError::NotBase64)?,
     );
-    open(keys, &bytes, label)
+    open(keys, &bytes, label, budget)
 }
 
-/// Opens a sealed value (raw bytes) bound to `label` with any of `keys`.
-pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretBytes, FormatError> {
+/// Opens a sealed value (raw bytes) bound to `label` with any of `keys`, each RSA
+/// decryption tried taken from `budget`.
+pub fn open(
+    keys: &BitnamiKeys,
+    value: &[u8],
+    label: &[u8],
+    budget: &mut RsaBudget,
+) -> Result<SecretBytes, FormatError> {
     if value.len() > MAX_VALUE_BYTES {
         return Err(FormatError::TooLarge(value.len()));
     }
@@ -90,6 +135,7 @@ pub fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretByte
     // any block but one made with the public key that happens with negligible chance
     // (the label's hash must match), so it is no padding oracle.
     for (index, key) in fitting {
+        budget.take()?;
         let Some(session) = key.decrypt(rsa_block, label) else {
             continue;
         };
@@ -140,6 +186,46 @@ pub fn seal_for_test(key: &super::keys::BitnamiKey, value: &[u8], label: &[u8]) 
 mod tests {
     use super::*;
     use crate::bitnami::keys::tests::test_keys;
+
+    fn open(keys: &BitnamiKeys, value: &[u8], label: &[u8]) -> Result<SecretBytes, FormatError> {
+        super::open(keys, value, label, &mut RsaBudget::unlimited())
+    }
+
+    fn open_base64(
+        keys: &BitnamiKeys,
+        text: &str,
+        label: &[u8],
+    ) -> Result<SecretBytes, FormatError> {
+        super::open_base64(keys, text, label, &mut RsaBudget::unlimited())
+    }
+
+    /// Every key tried is paid for, and the last try the budget allows is the last made.
+    #[test]
+    fn each_rsa_try_takes_one_from_the_budget() {
+        let mut keys = BitnamiKeys::new();
+        keys.add_file("other.pem", OTHER_KEY).expect("other");
+        keys.add_file("test.key", crate::bitnami::keys::tests::TEST_KEY)
+            .expect("test key");
+        let second = keys.iter().nth(1).expect("second");
+        let sealed = seal_for_test(second, b"v", b"");
+        let mut one = RsaBudget::new(1);
+        assert_eq!(
+            super::open(&keys, &sealed, b"", &mut one),
+            Err(FormatError::OverBudget(1))
+        );
+        assert_eq!(one.used(), 1);
+        let mut two = RsaBudget::new(2);
+        assert!(super::open(&keys, &sealed, b"", &mut two).is_ok());
+        assert_eq!(two.used(), 2);
+        // The key that opened is now tried first: one try.
+        let mut again = RsaBudget::new(1);
+        assert!(super::open(&keys, &sealed, b"", &mut again).is_ok());
+        let mut none = RsaBudget::new(0);
+        assert_eq!(
+            super::open(&keys, &sealed, b"", &mut none),
+            Err(FormatError::OverBudget(0))
+        );
+    }
 
     #[test]
     fn a_value_opens_with_its_label_only() {

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::format::{self, FormatError};
+use super::format::{self, FormatError, RsaBudget};
 use super::keys::BitnamiKeys;
 use super::{ANNOTATION_PREFIX, API_VERSION, MIGRATED_FROM_ANNOTATION};
 use crate::convert::{self, SealOptions};
@@ -221,15 +221,26 @@ impl BitnamiSealedSecret {
     /// Opens every value with `keys`: the plain Secret the bitnami controller would
     /// write. The first value that does not open is named.
     pub fn open(&self, keys: &BitnamiKeys) -> Result<PlainSecret, DocError> {
+        self.open_within(keys, &mut RsaBudget::unlimited())
+    }
+
+    /// [`Self::open`], each RSA decryption tried taken from `budget` (the value at which
+    /// it runs out is named).
+    pub fn open_within(
+        &self,
+        keys: &BitnamiKeys,
+        budget: &mut RsaBudget,
+    ) -> Result<PlainSecret, DocError> {
         let label = self.label();
         let mut data = BTreeMap::new();
         for (key, text) in &self.encrypted_data {
-            let value = format::open_base64(keys, text, &label).map_err(|e: FormatError| {
-                field(
-                    &format!("spec.encryptedData.{}", names::shown(key)),
-                    e.to_string(),
-                )
-            })?;
+            let value =
+                format::open_base64(keys, text, &label, budget).map_err(|e: FormatError| {
+                    field(
+                        &format!("spec.encryptedData.{}", names::shown(key)),
+                        e.to_string(),
+                    )
+                })?;
             data.insert(key.clone(), value);
         }
         Ok(PlainSecret {
@@ -254,7 +265,17 @@ impl BitnamiSealedSecret {
         keys: &BitnamiKeys,
         recipients: &Recipients,
     ) -> Result<SealedSecret, DocError> {
-        let plain = self.open(keys)?;
+        self.migrate_within(keys, recipients, &mut RsaBudget::unlimited())
+    }
+
+    /// [`Self::migrate`] within an RSA budget (see [`Self::open_within`]).
+    pub fn migrate_within(
+        &self,
+        keys: &BitnamiKeys,
+        recipients: &Recipients,
+        budget: &mut RsaBudget,
+    ) -> Result<SealedSecret, DocError> {
+        let plain = self.open_within(keys, budget)?;
         let options = SealOptions {
             scope: self.scope,
             default_namespace: None,
@@ -271,7 +292,9 @@ impl BitnamiSealedSecret {
 
     /// How many RSA decryptions opening every value may take at most with `keys`: each
     /// value times the keys of its RSA block's size (a value whose length prefix fits no
-    /// key costs none). Known before any decryption, from the lengths alone.
+    /// key costs none). Known before any decryption, from the lengths alone; an honest
+    /// object usually takes far fewer (the key that opened the last value is tried
+    /// first).
     pub fn rsa_work(&self, keys: &BitnamiKeys) -> usize {
         use base64::Engine as _;
         self.encrypted_data
