@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{ObjectMeta, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -22,6 +21,10 @@ use super::registry::{self, KnownKey};
 use super::secrets::{self, Created, KEY_SELECTOR};
 use super::store::{KeySet, KeyStore};
 use crate::clock;
+
+/// How often a publication is re-done from a fresh read when the ConfigMap changed
+/// under it (`unseal keys retire` or `import` marking the registry at that moment).
+const PUBLISH_ATTEMPTS: u32 = 5;
 
 /// Name of the ConfigMap that publishes the recipients.
 pub const RECIPIENTS_CONFIGMAP: &str = "unseal-recipients";
@@ -95,7 +98,28 @@ impl KeyManager {
 
     /// Writes the recipients ConfigMap when it differs from the keys held, with the
     /// registry of every key ever held, and reports keys that have gone missing.
+    ///
+    /// The registry is merged from the ConfigMap as read, and written back only over that
+    /// same version (a replace with its resourceVersion): a mark that `unseal keys
+    /// retire` or `import` wrote in between is never overwritten; the write is re-done
+    /// from a fresh read instead.
     pub async fn publish(&self) -> kube::Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.publish_once().await {
+                Err(kube::Error::Api(s)) if s.code == 409 && attempt < PUBLISH_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        "recipients ConfigMap changed while publishing; again"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn publish_once(&self) -> kube::Result<()> {
         let set = self.store.current();
         let Some(active) = set.active() else {
             return Ok(());
@@ -117,7 +141,7 @@ impl KeyManager {
             .set_missing(missing.iter().map(|k| k.name.clone()).collect());
         self.missing.report(&missing).await;
         let data = publication::recipients_data(&self.namespace, &set, active, &known);
-        self.upsert_config_map(RECIPIENTS_CONFIGMAP, Some(data), None, None)
+        self.write_config_map(RECIPIENTS_CONFIGMAP, current, data)
             .await
     }
 
@@ -139,28 +163,21 @@ impl KeyManager {
         Ok(())
     }
 
-    async fn upsert_config_map(
+    /// Writes `data` into the ConfigMap `name` over `current`, the version it was
+    /// computed from: created when there was none, replaced with `current`'s
+    /// resourceVersion (a 409 when it changed since), untouched when already equal.
+    async fn write_config_map(
         &self,
         name: &str,
-        data: Option<BTreeMap<String, String>>,
-        binary_data: Option<BTreeMap<String, ByteString>>,
-        annotations: Option<BTreeMap<String, String>>,
+        current: Option<ConfigMap>,
+        data: BTreeMap<String, String>,
     ) -> kube::Result<()> {
-        match self.config_maps.get_opt(name).await? {
+        match current {
             Some(mut current) => {
-                if current.data == data
-                    && current.binary_data == binary_data
-                    && annotations
-                        .as_ref()
-                        .is_none_or(|a| current.metadata.annotations.as_ref() == Some(a))
-                {
+                if current.data.as_ref() == Some(&data) {
                     return Ok(());
                 }
-                current.data = data;
-                current.binary_data = binary_data;
-                if annotations.is_some() {
-                    current.metadata.annotations = annotations;
-                }
+                current.data = Some(data);
                 self.config_maps
                     .replace(name, &PostParams::default(), &current)
                     .await?;
@@ -170,18 +187,14 @@ impl KeyManager {
                     metadata: ObjectMeta {
                         name: Some(name.to_owned()),
                         namespace: Some(self.namespace.clone()),
-                        annotations,
                         ..Default::default()
                     },
-                    data,
-                    binary_data,
+                    data: Some(data),
                     ..Default::default()
                 };
-                match self.config_maps.create(&PostParams::default(), &map).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 409 => {}
-                    Err(e) => return Err(e),
-                }
+                self.config_maps
+                    .create(&PostParams::default(), &map)
+                    .await?;
             }
         }
         Ok(())
@@ -232,5 +245,118 @@ pub async fn load(client: Client, namespace: String, store: Arc<KeyStore>) {
             tracing::warn!(error = %b, "key Secret skipped");
         }
         store.replace(set);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use apiserver_double::{ApiServerDouble, Fault};
+
+    use super::*;
+
+    const NS: &str = "seal-system";
+
+    /// A manager on the API-server double (the race needs a write to land between our
+    /// read and our write, which only the double's fault injection makes repeatable),
+    /// holding the keys the double holds.
+    async fn manager(double: &ApiServerDouble) -> KeyManager {
+        let url = double.url().parse().expect("url");
+        let client = Client::try_from(kube::Config::new(url)).expect("client");
+        KeyManager::new(client, NS, None, None, Arc::new(KeyStore::default()))
+    }
+
+    async fn load_keys(manager: &KeyManager) {
+        let secrets = secrets::list(&manager.secrets).await.expect("list");
+        manager.store.replace(KeySet::from_secrets(&secrets).0);
+    }
+
+    fn known_keys(map: Option<ConfigMap>) -> String {
+        map.and_then(|m| m.data)
+            .and_then(|mut d| d.remove(registry::KNOWN_KEYS))
+            .unwrap_or_default()
+    }
+
+    /// `unseal keys retire` marks the registry while the leader publishes: the leader's
+    /// write, computed from the version it read before the mark, must not land over it.
+    #[tokio::test]
+    async fn a_write_over_a_version_that_changed_since_is_refused_and_the_mark_kept() {
+        let double = ApiServerDouble::start().await.expect("double");
+        let manager = manager(&double).await;
+        manager.ensure_fresh_key().await.expect("first key");
+        load_keys(&manager).await;
+        manager.publish().await.expect("published");
+        let read = manager
+            .config_maps
+            .get_opt(RECIPIENTS_CONFIGMAP)
+            .await
+            .expect("get");
+        let before = known_keys(read.clone());
+        assert!(!before.is_empty(), "the registry lists the key");
+        // Another writer (the retire command) changes the ConfigMap after our read.
+        let mut marked = read.clone().expect("exists");
+        let mut data = marked.data.clone().unwrap_or_default();
+        data.insert(
+            registry::KNOWN_KEYS.to_owned(),
+            format!("{before}# marked\n"),
+        );
+        marked.data = Some(data);
+        manager
+            .config_maps
+            .replace(RECIPIENTS_CONFIGMAP, &PostParams::default(), &marked)
+            .await
+            .expect("the other writer");
+        let mut stale_data = read.clone().and_then(|m| m.data).unwrap_or_default();
+        stale_data.insert("something".to_owned(), "else".to_owned());
+        let err = manager
+            .write_config_map(RECIPIENTS_CONFIGMAP, read, stale_data)
+            .await
+            .expect_err("a write over the stale version");
+        assert!(matches!(err, kube::Error::Api(s) if s.code == 409), "409");
+        let now = manager
+            .config_maps
+            .get_opt(RECIPIENTS_CONFIGMAP)
+            .await
+            .expect("get");
+        assert!(known_keys(now).ends_with("# marked\n"), "the mark is kept");
+    }
+
+    /// A publication that meets such a conflict is re-done from a fresh read and lands.
+    #[tokio::test]
+    async fn a_conflicting_publication_is_redone_from_a_fresh_read() {
+        let double = ApiServerDouble::start().await.expect("double");
+        let manager = manager(&double).await;
+        manager.ensure_fresh_key().await.expect("first key");
+        load_keys(&manager).await;
+        manager.publish().await.expect("published");
+        secrets::create_next(&manager.secrets, NS)
+            .await
+            .expect("a second key");
+        load_keys(&manager).await;
+        double.inject(Fault::new("PUT", "/configmaps/", 409, 2));
+        manager.publish().await.expect("published on the third try");
+        let registry = known_keys(
+            manager
+                .config_maps
+                .get_opt(RECIPIENTS_CONFIGMAP)
+                .await
+                .expect("get"),
+        );
+        assert_eq!(
+            registry::parse(&registry).len(),
+            2,
+            "both keys are registered: {registry}"
+        );
+        double.inject(Fault::new(
+            "PUT",
+            "/configmaps/",
+            409,
+            PUBLISH_ATTEMPTS as usize,
+        ));
+        secrets::create_next(&manager.secrets, NS)
+            .await
+            .expect("a third key");
+        load_keys(&manager).await;
+        let err = manager.publish().await.expect_err("conflicts every time");
+        assert!(matches!(err, kube::Error::Api(s) if s.code == 409));
     }
 }
