@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use seal_core::binding::{FORMAT_V1, Header, MAX_HEADER_LEN};
 use seal_core::ciphertext::{self, MAX_GREASE, MAX_HEADER, MAX_STANZAS};
-use seal_core::envelope::{open_value, seal_value, shape};
+use seal_core::envelope::{open_value, open_value_with_age, seal_value, shape};
 use seal_core::{Binding, KeyRing, OpenError, Recipients, Scope, names};
 use zeroize::Zeroizing;
 
@@ -214,7 +214,7 @@ pub fn envelope(data: &[u8]) {
     match selector & 3 {
         0 => {
             let text = String::from_utf8_lossy(rest);
-            let opened = open_value(&text, &at, &keys.ring, &hint);
+            let opened = same_as_age_reader(&text, &at, &keys.ring, &hint);
             if let Err(e) = &opened {
                 assert_no_identity_echo(rest, &e.to_string());
             }
@@ -227,16 +227,35 @@ pub fn envelope(data: &[u8]) {
             }
         }
         1 => {
-            let opened = open_value(&STANDARD.encode(rest), &at, &keys.ring, &hint);
+            let opened = same_as_age_reader(&STANDARD.encode(rest), &at, &keys.ring, &hint);
             expect_open(rest, &at, &hint, opened);
         }
         2 => seal_and_open(rest, &hint),
         _ => {
             let sealed = age::encrypt(&keys.identity.to_public(), rest).expect("age encrypts");
-            let opened = open_value(&STANDARD.encode(&sealed), &at, &keys.ring, &hint);
+            let opened = same_as_age_reader(&STANDARD.encode(&sealed), &at, &keys.ring, &hint);
             expect_open(&sealed, &at, &hint, opened);
         }
     }
+}
+
+/// [`open_value`], which reads the files `seal` writes in one pass, gives exactly what
+/// the `age` crate's general reader gives ([`open_value_with_age`]): the same value or
+/// the same error.
+fn same_as_age_reader(
+    sealed: &str,
+    at: &Binding,
+    ring: &KeyRing,
+    hint: &[String],
+) -> Result<seal_core::SecretBytes, OpenError> {
+    let opened = open_value(sealed, at, ring, hint);
+    let reference = open_value_with_age(sealed, at, ring, hint);
+    assert_eq!(
+        opened.as_ref().map(|v| v.expose().to_vec()),
+        reference.as_ref().map(|v| v.expose().to_vec()),
+        "the one-pass reader and the age crate's reader disagree"
+    );
+    opened
 }
 
 /// What opening `bytes` must give, worked out with the age library directly.

@@ -58,13 +58,16 @@ impl ValueShape {
 
 /// Decodes standard base64, ignoring ASCII whitespace (YAML may fold long scalars).
 pub fn decode(sealed: &str) -> Result<Vec<u8>, OpenError> {
-    let compact: String = sealed
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    STANDARD
-        .decode(compact)
-        .map_err(|_| OpenError::InvalidBase64)
+    let decoded = if sealed.bytes().any(|b| b.is_ascii_whitespace()) {
+        let compact: Vec<u8> = sealed
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        STANDARD.decode(compact)
+    } else {
+        STANDARD.decode(sealed)
+    };
+    decoded.map_err(|_| OpenError::InvalidBase64)
 }
 
 /// Reads the public structure of a sealed value (base64 text): its stanzas and sizes.

@@ -183,10 +183,21 @@ impl KeyRing {
     /// only those whose recipient is listed, so the cost does not grow with old keys.
     /// With no hint at all every identity is a candidate.
     pub fn candidates<'a>(&'a self, hint: &[String]) -> Vec<&'a dyn age::Identity> {
+        self.x25519_candidates(hint)
+            .into_iter()
+            .map(|i| i as &dyn age::Identity)
+            .collect()
+    }
+
+    /// [`Self::candidates`] as our own identities, for [`crate::age_file`].
+    pub(crate) fn x25519_candidates<'a>(
+        &'a self,
+        hint: &[String],
+    ) -> Vec<&'a crate::x25519::Identity> {
         self.entries
             .iter()
             .filter(|(r, _)| hint.is_empty() || hint.iter().any(|h| h == r))
-            .map(|(_, i)| i as &dyn age::Identity)
+            .map(|(_, i)| i)
             .collect()
     }
 }

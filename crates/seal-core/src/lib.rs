@@ -4,6 +4,8 @@
 //! Nothing here talks to a cluster or spawns a runtime: every function is pure apart from
 //! the small file helpers in [`files`], so this crate is fast to test.
 
+mod aead;
+mod age_file;
 pub mod binding;
 pub mod bitnami;
 pub mod ciphertext;

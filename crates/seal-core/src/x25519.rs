@@ -24,8 +24,6 @@ use age::secrecy::ExposeSecret;
 use age_core::format::{FILE_KEY_BYTES, FileKey, Stanza};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use chacha20poly1305::aead::Aead;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
@@ -91,12 +89,24 @@ impl Identity {
     }
 }
 
-impl age::Identity for Identity {
-    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
-        if stanza.tag != TAG {
-            return None;
+/// What one recipient stanza says to an [`Identity`].
+pub(crate) enum Unwrapped {
+    /// Another type, or another recipient's stanza (its body does not open).
+    NotOurs,
+    /// A malformed X25519 stanza or a low-order share: the whole header is invalid.
+    Invalid,
+    /// The file key.
+    FileKey(Zeroizing<[u8; FILE_KEY_BYTES]>),
+}
+
+impl Identity {
+    /// Unwraps one stanza given as its tag, arguments and decoded body: the one
+    /// implementation behind both [`age::Identity`] and [`crate::age_file`].
+    pub(crate) fn unwrap_parts(&self, tag: &[u8], args: &[&[u8]], body: &[u8]) -> Unwrapped {
+        if tag != TAG.as_bytes() {
+            return Unwrapped::NotOurs;
         }
-        let share = match &stanza.args[..] {
+        let share = match args {
             [arg] => {
                 // One byte of room: an argument that decodes to more than 32 bytes fails.
                 let mut buf = [0u8; SHARE_BYTES + 1];
@@ -106,17 +116,17 @@ impl age::Identity for Identity {
                         share.copy_from_slice(&buf[..SHARE_BYTES]);
                         share
                     }
-                    _ => return Some(Err(DecryptError::InvalidHeader)),
+                    _ => return Unwrapped::Invalid,
                 }
             }
-            _ => return Some(Err(DecryptError::InvalidHeader)),
+            _ => return Unwrapped::Invalid,
         };
-        if stanza.body.len() != BODY_BYTES {
-            return Some(Err(DecryptError::InvalidHeader));
+        if body.len() != BODY_BYTES {
+            return Unwrapped::Invalid;
         }
         let shared = self.secret.diffie_hellman(&PublicKey::from(share));
         if !shared.was_contributory() {
-            return Some(Err(DecryptError::InvalidHeader));
+            return Unwrapped::Invalid;
         }
         let mut salt = [0u8; 64];
         salt[..32].copy_from_slice(&share);
@@ -125,14 +135,28 @@ impl age::Identity for Identity {
         hkdf::Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes())
             .expand(LABEL, wrap_key.as_mut())
             .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 length"));
-        let key: &[u8; 32] = &wrap_key;
-        let aead = ChaCha20Poly1305::new(key.into());
-        let mut opened = aead
-            .decrypt(&[0u8; 12].into(), stanza.body.as_slice())
-            .ok()?;
-        let file_key = FileKey::init_with_mut(|key| key.copy_from_slice(&opened));
-        opened.zeroize();
-        Some(Ok(file_key))
+        let mut opened = Zeroizing::new([0u8; BODY_BYTES]);
+        opened.copy_from_slice(body);
+        if crate::aead::open_in_place(&wrap_key, [0u8; 12], opened.as_mut()) != Some(FILE_KEY_BYTES)
+        {
+            return Unwrapped::NotOurs;
+        }
+        let mut file_key = Zeroizing::new([0u8; FILE_KEY_BYTES]);
+        file_key.copy_from_slice(&opened[..FILE_KEY_BYTES]);
+        Unwrapped::FileKey(file_key)
+    }
+}
+
+impl age::Identity for Identity {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
+        let args: Vec<&[u8]> = stanza.args.iter().map(|a| a.as_bytes()).collect();
+        match self.unwrap_parts(stanza.tag.as_bytes(), &args, &stanza.body) {
+            Unwrapped::NotOurs => None,
+            Unwrapped::Invalid => Some(Err(DecryptError::InvalidHeader)),
+            Unwrapped::FileKey(key) => Some(Ok(FileKey::init_with_mut(|k| {
+                k.copy_from_slice(key.as_slice())
+            }))),
+        }
     }
 }
 
@@ -140,6 +164,9 @@ impl age::Identity for Identity {
 mod tests {
     use age::secrecy::ExposeSecret as _;
     use age_core::format::Stanza;
+
+    use chacha20poly1305::aead::Aead;
+    use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 
     use super::*;
 
