@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -47,16 +47,6 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The folder of the built kubeseal and controller (`scripts/sealed-secrets build`).
-fn sealed_secrets_bin() -> anyhow::Result<PathBuf> {
-    let out = Command::new(repo_root().join("scripts/sealed-secrets"))
-        .arg("build")
-        .stderr(Stdio::inherit())
-        .output()?;
-    anyhow::ensure!(out.status.success(), "scripts/sealed-secrets build failed");
-    Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()))
-}
-
 /// What one controller's run measured.
 struct Run {
     /// From process start to the N-th Secret seen.
@@ -70,7 +60,7 @@ struct Run {
 }
 
 /// The N bitnami SealedSecrets, by the real kubeseal (one call, a stream of Secrets).
-fn kubeseal(bin: &Path, n: usize, namespaces: &[String]) -> anyhow::Result<Vec<Value>> {
+fn kubeseal(n: usize, namespaces: &[String]) -> anyhow::Result<Vec<Value>> {
     let mut manifest = String::new();
     for i in 0..n {
         let ns = &namespaces[i % namespaces.len()];
@@ -82,29 +72,9 @@ fn kubeseal(bin: &Path, n: usize, namespaces: &[String]) -> anyhow::Result<Vec<V
             manifest.push_str(&format!("  key{k}: {value}\n"));
         }
     }
-    let mut child = Command::new(bin.join("kubeseal"))
-        .arg("--cert")
-        .arg(repo_root().join("keys-example/sealed-secrets.crt"))
-        .args(["-o", "json"])
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("kubeseal's stdin"))?;
-    let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        stdin.write_all(manifest.as_bytes())
-    });
-    let out = child.wait_with_output()?;
-    writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("writing to kubeseal panicked"))??;
-    anyhow::ensure!(out.status.success(), "kubeseal failed");
-    let objects = serde_json::Deserializer::from_slice(&out.stdout)
+    let out = control_plane::sealed_secrets::kubeseal(&["-o", "json"], &manifest)
+        .map_err(anyhow::Error::msg)?;
+    let objects = serde_json::Deserializer::from_str(&out)
         .into_iter::<Value>()
         .collect::<Result<Vec<_>, _>>()?;
     anyhow::ensure!(
@@ -247,7 +217,10 @@ fn start_bitnami(
 
 /// Runs both controllers on one real control plane and prints them side by side.
 pub async fn run(n: usize) -> anyhow::Result<()> {
-    let bin = tokio::task::spawn_blocking(sealed_secrets_bin).await??;
+    let bin = tokio::task::spawn_blocking(control_plane::sealed_secrets::bin)
+        .await?
+        .map_err(anyhow::Error::msg)?
+        .to_path_buf();
     let cluster = tokio::task::spawn_blocking(control_plane::get)
         .await?
         .ok_or_else(|| anyhow::anyhow!("Go not found: the real control plane cannot be built"))?;
@@ -298,8 +271,8 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     let bitnami_gvk = GroupVersionKind::gvk("bitnami.com", "v1alpha1", "SealedSecret");
     let bitnami_resource = ApiResource::from_gvk_with_plural(&bitnami_gvk, "sealedsecrets");
     let sealed = {
-        let (bin, theirs) = (bin.clone(), theirs.clone());
-        tokio::task::spawn_blocking(move || kubeseal(&bin, n, &theirs)).await??
+        let theirs = theirs.clone();
+        tokio::task::spawn_blocking(move || kubeseal(n, &theirs)).await??
     };
     create_all(&admin, &bitnami_resource, sealed).await?;
     println!(

@@ -31,6 +31,7 @@ mod cluster;
 mod in_cluster;
 mod launch;
 mod manifests;
+pub mod sealed_secrets;
 mod wait;
 
 pub use cluster::{CONTROLLER_USER, ControlPlane, TEST_NAMESPACE_LABEL};

@@ -6,26 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use seal_e2e::*;
 use serde_json::Value;
-
-/// The folder holding the real `kubeseal` (and `controller`), built once per machine.
-pub fn sealed_secrets_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new(repo_root().join("scripts/sealed-secrets"))
-            .arg("build")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("scripts/sealed-secrets runs");
-        assert!(out.status.success(), "scripts/sealed-secrets build failed");
-        PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
-    })
-}
 
 const CERT: &str = "keys-example/sealed-secrets.crt";
 const KEY: &str = "keys-example/sealed-secrets.key";
@@ -47,28 +32,8 @@ pub(crate) fn secret(name: &str, namespace: &str) -> String {
 
 /// The real kubeseal, offline: sealed to the example certificate, no cluster contacted.
 pub(crate) fn kubeseal(manifest: &str, scope: &str) -> String {
-    let mut child = Command::new(sealed_secrets_bin().join("kubeseal"))
-        .args(["--cert", &repo_file(CERT), "--scope", scope, "-o", "yaml"])
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubeseal runs");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(manifest.as_bytes())
-        .expect("writes");
-    let out = child.wait_with_output().expect("kubeseal finishes");
-    assert!(
-        out.status.success(),
-        "kubeseal failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("YAML")
+    control_plane::sealed_secrets::kubeseal(&["-o", "yaml", "--scope", scope], manifest)
+        .expect("kubeseal")
 }
 
 fn migrate(dir: &Path, args: &[&str]) -> Run {

@@ -12,7 +12,7 @@
 //! hold this test's cluster-admin token and CA.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -37,13 +37,9 @@ fn repo_root() -> PathBuf {
 
 /// The folder of the built kubeseal and controller (built once per machine).
 pub(crate) fn sealed_secrets_bin() -> PathBuf {
-    let out = Command::new(repo_root().join("scripts/sealed-secrets"))
-        .arg("build")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("scripts/sealed-secrets runs");
-    assert!(out.status.success(), "scripts/sealed-secrets build failed");
-    PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
+    control_plane::sealed_secrets::bin()
+        .expect("the real sealed-secrets")
+        .to_path_buf()
 }
 
 fn bitnami_api(h: &Harness, ns: &str) -> Api<DynamicObject> {
@@ -52,27 +48,8 @@ fn bitnami_api(h: &Harness, ns: &str) -> Api<DynamicObject> {
 }
 
 /// The real kubeseal, offline, to the example certificate.
-fn kubeseal(bin: &Path, manifest: &str) -> String {
-    let mut child = Command::new(bin.join("kubeseal"))
-        .arg("--cert")
-        .arg(repo_root().join("keys-example/sealed-secrets.crt"))
-        .args(["-o", "yaml"])
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("kubeseal runs");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(manifest.as_bytes())
-        .expect("writes");
-    let out = child.wait_with_output().expect("kubeseal finishes");
-    assert!(out.status.success(), "kubeseal failed");
-    String::from_utf8(out.stdout).expect("YAML")
+fn kubeseal(manifest: &str) -> String {
+    control_plane::sealed_secrets::kubeseal(&["-o", "yaml"], manifest).expect("kubeseal")
 }
 
 /// The bitnami controller, stopped (killed, by its own pid) when dropped.
@@ -170,7 +147,7 @@ async fn a_secret_is_handed_over_from_the_real_bitnami_controller_without_a_gap(
     let api = bitnami_api(&h, &apps);
     let mut sealed_texts = Vec::new();
     for name in ["db", "left"] {
-        let text = kubeseal(&bin, &manifest(name));
+        let text = kubeseal(&manifest(name));
         let value = documents::parse("kubeseal", &text).expect("YAML")[0]
             .value
             .clone();

@@ -6,10 +6,8 @@
 //! attacker sends it, or plants beside its keys, fails, with nothing sealed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::commands::unseal;
-use crate::handover::sealed_secrets_bin;
 use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -54,27 +52,8 @@ fn secret_manifest(ns: &str, name: &str, data: &[(&str, &[u8])]) -> String {
 
 /// The real kubeseal, offline, to the example certificate, in `scope`.
 fn kubeseal(manifest: &str, scope: &str) -> String {
-    let bin = sealed_secrets_bin();
-    let mut child = Command::new(bin.join("kubeseal"))
-        .arg("--cert")
-        .arg(repo_file("keys-example/sealed-secrets.crt"))
-        .args(["--scope", scope, "-o", "yaml"])
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("kubeseal runs");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(manifest.as_bytes())
-        .expect("writes");
-    let out = child.wait_with_output().expect("kubeseal finishes");
-    assert!(out.status.success(), "kubeseal failed");
-    String::from_utf8(out.stdout).expect("YAML")
+    control_plane::sealed_secrets::kubeseal(&["-o", "yaml", "--scope", scope], manifest)
+        .expect("kubeseal")
 }
 
 /// `unseal keys import --sealed-secrets` with the example bitnami key, as the admin.
