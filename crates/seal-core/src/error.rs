@@ -83,7 +83,11 @@ pub enum OpenError {
     #[error("opened, but it is not a seal value (no valid header)")]
     NotSealFormat,
     /// It opened but was sealed for another place than where it stands.
-    #[error("sealed for {field} {sealed_for:?} but stands in {field} {stands_in:?}")]
+    #[error(
+        "sealed for {field} {} but stands in {field} {}",
+        crate::names::shown(.sealed_for),
+        crate::names::shown(.stands_in)
+    )]
     ScopeMismatch {
         /// `scope`, `namespace`, `name` or `key`.
         field: &'static str,
