@@ -25,6 +25,7 @@ scenarios! {
         what_an_attacker_sends_is_refused_or_sealed_only_to_trusted_keys,
         a_planted_or_mislabelled_key_store_is_never_used,
         costly_bodies_are_bounded_and_rate_limited_while_health_answers,
+        secrets_planted_beside_the_bitnami_keys_are_not_imported_from_the_cluster,
     ],
     real: [keys_read_from_the_cluster_convert_on_the_real_control_plane],
 }
@@ -102,12 +103,13 @@ async fn import_example_key(h: &Harness, dir: &Path) -> String {
 }
 
 fn example_fingerprint() -> String {
+    fingerprint_of("keys-example/sealed-secrets.key")
+}
+
+fn fingerprint_of(path: &str) -> String {
     let mut keys = BitnamiKeys::new();
-    keys.add_file(
-        "k",
-        &std::fs::read_to_string(repo_file("keys-example/sealed-secrets.key")).expect("key"),
-    )
-    .expect("reads");
+    keys.add_file("k", &std::fs::read_to_string(repo_file(path)).expect("key"))
+        .expect("reads");
     keys.iter().next().expect("a key").fingerprint().to_owned()
 }
 
@@ -553,5 +555,128 @@ async fn keys_read_from_the_cluster_convert_on_the_real_control_plane(backend: B
     let opened =
         convert::open_sealed_secret(&parse_reply(&body), &h.key_ring().await).expect("opens");
     assert_eq!(opened.data["blob"].expose(), binary_value());
+    h.stop().await;
+}
+
+/// A Secret labelled as a bitnami key in the bitnami controller's namespace, holding
+/// `key_path`'s key.
+fn labelled_key_secret(ns: &str, name: &str, type_: &str, key_path: &str) -> Secret {
+    let key = std::fs::read(repo_file(key_path)).expect("key");
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": type_,
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
+        },
+        "data": {"tls.key": STANDARD.encode(key), "tls.crt": ""},
+    }))
+    .expect("secret")
+}
+
+/// Someone who may write SealedSecrets (or Secrets of their own kind) in the bitnami
+/// controller's namespace has a Secret made there that carries the bitnami key label and
+/// a key of theirs: one owned by the object it was made from, one `Opaque`. The admin's
+/// `--from-cluster` imports the bitnami controller's own key only, and names the others
+/// as skipped.
+async fn secrets_planted_beside_the_bitnami_keys_are_not_imported_from_the_cluster(
+    backend: Backend,
+) {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    let h = Harness::start(backend).await;
+    let bitnami_ns = h.ns("team-b");
+    let secrets = Api::<Secret>::namespaced(h.client.clone(), &bitnami_ns);
+    let planted_key = "keys-example/sealed-secrets-other.key";
+    secrets
+        .create(
+            &PostParams::default(),
+            &labelled_key_secret(
+                &bitnami_ns,
+                "sealed-secrets-keyabcde",
+                "kubernetes.io/tls",
+                "keys-example/sealed-secrets.key",
+            ),
+        )
+        .await
+        .expect("bitnami key Secret");
+    // A live owner, so that no garbage collector removes the planted Secret first.
+    let owner: ConfigMap = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "from-a-sealed-secret", "namespace": bitnami_ns},
+    }))
+    .expect("configmap");
+    let owner = Api::<ConfigMap>::namespaced(h.client.clone(), &bitnami_ns)
+        .create(&PostParams::default(), &owner)
+        .await
+        .expect("owner");
+    let mut owned = labelled_key_secret(
+        &bitnami_ns,
+        "planted-owned",
+        "kubernetes.io/tls",
+        planted_key,
+    );
+    owned.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "from-a-sealed-secret".into(),
+        uid: owner.metadata.uid.clone().expect("uid"),
+        ..Default::default()
+    }]);
+    secrets
+        .create(&PostParams::default(), &owned)
+        .await
+        .expect("planted owned");
+    secrets
+        .create(
+            &PostParams::default(),
+            &labelled_key_secret(&bitnami_ns, "planted-opaque", "Opaque", planted_key),
+        )
+        .await
+        .expect("planted opaque");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = h.kubeconfig(dir.path(), false);
+    let out = unseal(
+        &config,
+        &h.controller_ns(),
+        &[
+            "keys",
+            "import",
+            "--from-cluster",
+            "--sealed-secrets-namespace",
+            &bitnami_ns,
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("imported bitnami key {}", example_fingerprint())),
+        "{stdout}"
+    );
+    let planted = fingerprint_of(planted_key);
+    assert!(
+        !stdout.contains(&planted),
+        "a planted key imported: {stdout}"
+    );
+    for name in ["planted-owned", "planted-opaque"] {
+        assert!(
+            stderr.contains(&format!("secret {bitnami_ns}/{name}: skipped")),
+            "{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("MII") && !stdout.contains("MII"),
+        "a key shown"
+    );
+    let store = Api::<Secret>::namespaced(h.client.clone(), &h.controller_ns())
+        .get(bitnami_store::SECRET_NAME)
+        .await
+        .expect("the store");
+    let stored = bitnami_store::decode(&store).expect("trusted");
+    let held: Vec<&str> = stored.iter().map(|k| k.fingerprint()).collect();
+    assert_eq!(held, [example_fingerprint().as_str()]);
     h.stop().await;
 }
