@@ -46,7 +46,7 @@ pub(crate) fn sealed_secrets_bin() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
 }
 
-fn bitnami_api(h: &Harness, ns: &str) -> Api<DynamicObject> {
+pub(crate) fn bitnami_api(h: &Harness, ns: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("bitnami.com", "v1alpha1", "SealedSecret");
     Api::namespaced_with(h.client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
@@ -76,7 +76,7 @@ fn kubeseal(bin: &Path, manifest: &str) -> String {
 }
 
 /// The bitnami controller, stopped (killed, by its own pid) when dropped.
-struct BitnamiController(Child);
+pub(crate) struct BitnamiController(Child);
 
 impl Drop for BitnamiController {
     fn drop(&mut self) {
@@ -86,7 +86,12 @@ impl Drop for BitnamiController {
 }
 
 /// Starts the real bitnami controller against this test's cluster, its keys in `key_ns`.
-fn start_bitnami(h: &Harness, bin: &Path, dir: &Path, key_ns: &str) -> BitnamiController {
+pub(crate) fn start_bitnami(
+    h: &Harness,
+    bin: &Path,
+    dir: &Path,
+    key_ns: &str,
+) -> BitnamiController {
     let kubeconfig: Value = serde_json::from_str(
         &std::fs::read_to_string(h.kubeconfig(dir, false)).expect("kubeconfig"),
     )

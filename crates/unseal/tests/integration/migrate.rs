@@ -27,7 +27,10 @@ scenarios! {
         costly_bodies_are_bounded_and_rate_limited_while_health_answers,
         secrets_planted_beside_the_bitnami_keys_are_not_imported_from_the_cluster,
     ],
-    real: [keys_read_from_the_cluster_convert_on_the_real_control_plane],
+    real: [
+        keys_read_from_the_cluster_convert_on_the_real_control_plane,
+        secrets_the_real_bitnami_controller_writes_beside_the_keys_are_no_keys,
+    ],
 }
 
 fn repo_file(path: &str) -> PathBuf {
@@ -562,6 +565,7 @@ async fn keys_read_from_the_cluster_convert_on_the_real_control_plane(backend: B
 /// `key_path`'s key.
 fn labelled_key_secret(ns: &str, name: &str, type_: &str, key_path: &str) -> Secret {
     let key = std::fs::read(repo_file(key_path)).expect("key");
+    let cert = std::fs::read(repo_file("keys-example/sealed-secrets.crt")).expect("cert");
     serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Secret", "type": type_,
         "metadata": {
@@ -569,7 +573,8 @@ fn labelled_key_secret(ns: &str, name: &str, type_: &str, key_path: &str) -> Sec
             "namespace": ns,
             "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
         },
-        "data": {"tls.key": STANDARD.encode(key), "tls.crt": ""},
+        // The certificate of the example key (the bitnami controller reads it too).
+        "data": {"tls.key": STANDARD.encode(key), "tls.crt": STANDARD.encode(cert)},
     }))
     .expect("secret")
 }
@@ -678,5 +683,129 @@ async fn secrets_planted_beside_the_bitnami_keys_are_not_imported_from_the_clust
     let stored = bitnami_store::decode(&store).expect("trusted");
     let held: Vec<&str> = stored.iter().map(|k| k.fingerprint()).collect();
     assert_eq!(held, [example_fingerprint().as_str()]);
+    h.stop().await;
+}
+
+/// A Secret manifest in `ns` with `labels`, and the annotation that has the bitnami
+/// controller write it without an owner reference.
+fn unowned_secret_manifest(
+    ns: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    data: &[(&str, &[u8])],
+) -> String {
+    let mut text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\n  annotations:\n    sealedsecrets.bitnami.com/skip-set-owner-references: \"true\"\n  labels:\n"
+    );
+    for (k, v) in labels {
+        text.push_str(&format!("    {k}: \"{v}\"\n"));
+    }
+    text.push_str("type: Opaque\ndata:\n");
+    for (key, value) in data {
+        text.push_str(&format!("  {key}: {}\n", STANDARD.encode(value)));
+    }
+    text
+}
+
+/// During the migration both controllers run. Someone who may create bitnami
+/// SealedSecrets in the seal controller's namespace seals, with the public certificate,
+/// a "sealing key" (an age identity of theirs, dated to become the newest) and a "bitnami
+/// key store" (an RSA key of theirs), each with `skip-set-owner-references`: the real
+/// bitnami controller writes both as unowned Secrets, which passes the ownerReferences
+/// check. Neither is loaded: the active key stays, `/v1/migrate` sees no store.
+async fn secrets_the_real_bitnami_controller_writes_beside_the_keys_are_no_keys(backend: Backend) {
+    use age::secrecy::ExposeSecret as _;
+    use kube::api::DynamicObject;
+    let h = Harness::start(backend).await;
+    let controller_ns = h.controller_ns();
+    let key_ns = h.ns("team-b");
+    let dir = tempfile::tempdir().expect("dir");
+    let bin = sealed_secrets_bin();
+    let crd_text = std::fs::read_to_string(bin.join("../crd.yaml")).expect("crd.yaml");
+    let crd: Vec<serde_json::Value> = documents::parse("crd.yaml", &crd_text)
+        .expect("CRD parses")
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
+    control_plane::apply(&h.client, &crd)
+        .await
+        .expect("CRD applied");
+    Api::<Secret>::namespaced(h.client.clone(), &key_ns)
+        .create(
+            &PostParams::default(),
+            &labelled_key_secret(
+                &key_ns,
+                "sealed-secrets-keyabcde",
+                "kubernetes.io/tls",
+                "keys-example/sealed-secrets.key",
+            ),
+        )
+        .await
+        .expect("bitnami key Secret");
+    let _bitnami = crate::handover::start_bitnami(&h, &bin, dir.path(), &key_ns);
+    let active_before = h.recipients().to_strings();
+
+    let attacker = age::x25519::Identity::generate();
+    let identity = format!("{}\n", attacker.to_string().expose_secret());
+    let soon = (unseal::clock::now() + std::time::Duration::from_secs(200)).to_string();
+    let mut age_key = unowned_secret_manifest(
+        &controller_ns,
+        "seal-key-9999",
+        &[("seal.dev/sealing-key", "true")],
+        &[("identity.txt", identity.as_bytes())],
+    );
+    age_key = age_key.replace(
+        "  labels:\n",
+        &format!("    seal.dev/created-at: \"{soon}\"\n  labels:\n"),
+    );
+    let rsa_key = std::fs::read(repo_file("keys-example/sealed-secrets-other.key")).expect("key");
+    let store = unowned_secret_manifest(
+        &controller_ns,
+        bitnami_store::SECRET_NAME,
+        &[(bitnami_store::LABEL, "true")],
+        &[("sha256-0000000000000000.pem", &rsa_key)],
+    );
+    let api = crate::handover::bitnami_api(&h, &controller_ns);
+    for manifest in [age_key, store] {
+        let text = kubeseal(&manifest, "strict");
+        let value = documents::parse("kubeseal", &text).expect("YAML")[0]
+            .value
+            .clone();
+        let object: DynamicObject = serde_json::from_value(value).expect("object");
+        wait_for("the bitnami CRD served", async || {
+            api.create(&PostParams::default(), &object).await.ok()
+        })
+        .await;
+    }
+    for name in ["seal-key-9999", bitnami_store::SECRET_NAME] {
+        let written = wait_within("the bitnami controller writes it", GC_WITHIN, async || {
+            h.secret(&controller_ns, name).await
+        })
+        .await;
+        assert!(
+            written["metadata"]["ownerReferences"].is_null(),
+            "{name}: written without an owner: {written}"
+        );
+    }
+    wait_for(
+        "the planted sealing key refused by the loader",
+        async || (h.ctx().keys.current().refused == 1).then_some(()),
+    )
+    .await;
+    assert_eq!(h.ctx().keys.current().keys.len(), 1);
+    assert_eq!(h.recipients().to_strings(), active_before);
+    let strict = kubeseal(
+        &secret_manifest(&h.ns("apps"), "db", &[("password", b"hunter2")]),
+        "strict",
+    );
+    let (status, body) = http(
+        &h.controllers[0].http,
+        "POST",
+        "/v1/migrate",
+        strict.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 409, "the planted store is not used: {body}");
+    assert!(body.contains("NoMigrationKeys"), "{body}");
     h.stop().await;
 }
