@@ -12,6 +12,7 @@
 use anyhow::bail;
 use seal_core::bitnami::{API_VERSION, MIGRATED_FROM_ANNOTATION};
 use seal_core::convert::{self, SealOptions};
+use seal_core::documents;
 use seal_core::secret_bytes::SecretBytes;
 use seal_core::{Mode, PlainSecret, SealedSecret};
 
@@ -65,11 +66,9 @@ async fn convert_one(
 fn check_reply(job: &Job, answer: &Answer, drop_untrusted: bool) -> anyhow::Result<SealedSecret> {
     let at = job.at.to_string();
     let expected = expected_reply(job)?;
-    let reply = reseal_reply::accept(&at, &expected, answer, &[], drop_untrusted)?;
-    let marked = reply
-        .metadata
-        .annotations
-        .as_ref()
+    let marked = documents::parse(&at, &answer.body)?
+        .first()
+        .and_then(|d| d.value.pointer("/metadata/annotations"))
         .and_then(|a| a.get(MIGRATED_FROM_ANNOTATION))
         .is_some_and(|v| v == API_VERSION);
     if !marked {
@@ -77,7 +76,9 @@ fn check_reply(job: &Job, answer: &Answer, drop_untrusted: bool) -> anyhow::Resu
             "{at}: the controller's reply lacks the {MIGRATED_FROM_ANNOTATION} marker; nothing written"
         );
     }
-    Ok(reply)
+    // The marker is the one annotation the reply may add: any other difference in its
+    // metadata is refused by `accept`.
+    reseal_reply::accept(&at, &expected, answer, &[], drop_untrusted)
 }
 
 /// What the controller must send back for `job`, but for the values: the object the
@@ -104,6 +105,11 @@ fn expected_reply(job: &Job) -> anyhow::Result<SealedSecret> {
     };
     let mut expected =
         convert::skeleton(&shape, &job.recipients, &options).map_err(|e| e.at(&job.at))?;
+    expected
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(MIGRATED_FROM_ANNOTATION.to_owned(), API_VERSION.to_owned());
     for key in object.encrypted_data.keys() {
         expected
             .spec
@@ -205,6 +211,62 @@ mod tests {
                 .to_string();
             assert!(err.starts_with("db.yaml: document 1: "), "{err}");
             assert!(err.contains(what), "{what}: {err}");
+        }
+    }
+
+    /// A dishonest controller leaves the spec alone and adds to the object's own metadata
+    /// what would act once the file is applied: an owner reference (garbage collection of
+    /// the SealedSecret with an object the attacker picks), a finalizer, a label or
+    /// annotation a GitOps tool obeys, a status. Each is refused; nothing is written.
+    #[test]
+    fn a_reply_that_adds_to_the_objects_own_metadata_is_refused() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+        let to = recipients(1);
+        let job = job(&to);
+        let changes: [(&str, Change); 5] = [
+            (
+                "metadata.labels",
+                Box::new(|s| {
+                    s.metadata.labels =
+                        Some([("argocd.argoproj.io/instance".into(), "evil".into())].into());
+                }),
+            ),
+            (
+                "metadata.annotations",
+                Box::new(|s| {
+                    s.metadata.annotations.get_or_insert_default().insert(
+                        "argocd.argoproj.io/sync-options".into(),
+                        "Prune=true,Replace=true".into(),
+                    );
+                }),
+            ),
+            (
+                "metadata (a field beyond",
+                Box::new(|s| {
+                    s.metadata.owner_references = Some(vec![OwnerReference {
+                        api_version: "v1".into(),
+                        kind: "ConfigMap".into(),
+                        name: "short-lived".into(),
+                        uid: "00000000-0000-0000-0000-000000000001".into(),
+                        ..Default::default()
+                    }]);
+                }),
+            ),
+            (
+                "metadata (a field beyond",
+                Box::new(|s| s.metadata.finalizers = Some(vec!["example.com/never".into()])),
+            ),
+            ("status", Box::new(|s| s.status = Some(Default::default()))),
+        ];
+        for (what, change) in changes {
+            let err = check_reply(&job, &honest(&job, &to, change), true)
+                .expect_err(what)
+                .to_string();
+            assert!(err.starts_with("db.yaml: document 1: "), "{err}");
+            assert!(
+                err.contains(what) && err.contains("nothing written"),
+                "{what}: {err}"
+            );
         }
     }
 

@@ -75,6 +75,23 @@ fn differs(sent: &SealedSecret, reply: &SealedSecret) -> Option<&'static str> {
     if sent.metadata.namespace != reply.metadata.namespace {
         return Some("metadata.namespace");
     }
+    // Only what `for_git` keeps may come back, and the labels and annotations unchanged:
+    // an owner reference, a finalizer, a status or an extra label or annotation the
+    // controller slipped in would be committed with the file and act in the cluster.
+    let tags =
+        |m: &Option<std::collections::BTreeMap<String, String>>| m.clone().unwrap_or_default();
+    if tags(&sent.metadata.labels) != tags(&reply.metadata.labels) {
+        return Some("metadata.labels");
+    }
+    if tags(&sent.metadata.annotations) != tags(&reply.metadata.annotations) {
+        return Some("metadata.annotations");
+    }
+    if convert::for_git(reply).metadata != reply.metadata {
+        return Some("metadata (a field beyond name, namespace, labels and annotations)");
+    }
+    if reply.status.is_some() {
+        return Some("status");
+    }
     if sent.spec.scope != reply.spec.scope {
         return Some("spec.scope");
     }
@@ -133,6 +150,21 @@ mod tests {
             differs(&sent, &extra),
             Some("the set of keys in spec.encryptedData")
         );
+        // What a dishonest controller adds to a reencrypt reply's own metadata.
+        let mut labelled = sent.clone();
+        labelled.metadata.labels = Some([("team".into(), "attacker".into())].into());
+        assert_eq!(differs(&sent, &labelled), Some("metadata.labels"));
+        let mut finalized = sent.clone();
+        finalized.metadata.finalizers = Some(vec!["example.com/never".into()]);
+        assert!(differs(&sent, &finalized).is_some_and(|f| f.starts_with("metadata (")));
+        let mut with_status = sent.clone();
+        with_status.status = Some(Default::default());
+        assert_eq!(differs(&sent, &with_status), Some("status"));
+        // Server-side fields the sent file carried (kubectl get) are not a change.
+        let mut fetched = sent.clone();
+        fetched.metadata.resource_version = Some("42".into());
+        fetched.metadata.annotations = Some(Default::default());
+        assert_eq!(differs(&fetched, &sent), None);
     }
 
     fn reply(

@@ -67,15 +67,28 @@ async fn from_cluster(
     let mut found = 0;
     for mut secret in list.items {
         let name = format!("secret {namespace}/{}", secret.name_any());
+        // The bitnami controller makes its key Secrets itself: `kubernetes.io/tls`, owned
+        // by nothing. One owned by something was made from an object (a SealedSecret
+        // whose template carries the label, written by whoever may write those there);
+        // it is no key of the bitnami controller, and is skipped, by name.
+        if !secret.owner_references().is_empty() {
+            eprintln!(
+                "{name}: skipped: has ownerReferences (a bitnami key Secret is owned by nothing; was it made from a SealedSecret?)"
+            );
+            wipe_all(&mut secret);
+            continue;
+        }
+        if secret.type_.as_deref() != Some("kubernetes.io/tls") {
+            eprintln!("{name}: skipped: not of type kubernetes.io/tls, as bitnami key Secrets are");
+            wipe_all(&mut secret);
+            continue;
+        }
         let pem = secret
             .data
             .as_mut()
             .and_then(|d| d.remove("tls.key"))
             .map(|b| Zeroizing::new(b.0));
-        if let Some(data) = secret.data.as_mut() {
-            use zeroize::Zeroize as _;
-            data.values_mut().for_each(|v| v.0.zeroize());
-        }
+        wipe_all(&mut secret);
         let Some(pem) = pem else {
             bail!("{name}: no tls.key (not a sealed-secrets key Secret)");
         };
@@ -88,4 +101,12 @@ async fn from_cluster(
         bail!("no Secret labelled {BITNAMI_KEY_SELECTOR} in namespace {namespace}");
     }
     Ok(found)
+}
+
+/// Wipes the data of a listed Secret about to be dropped.
+fn wipe_all(secret: &mut Secret) {
+    use zeroize::Zeroize as _;
+    for value in secret.data.iter_mut().flat_map(|d| d.values_mut()) {
+        value.0.zeroize();
+    }
 }

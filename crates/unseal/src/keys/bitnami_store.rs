@@ -48,6 +48,19 @@ pub fn entry_name(key: &BitnamiKey) -> String {
     format!("sha256-{}.pem", &hex[..ID_HEX.min(hex.len())])
 }
 
+/// Whether the bitnami controller wrote `secret` from a SealedSecret: it copies the
+/// template's annotations, and the one that has it leave out the owner reference
+/// (`skip-set-owner-references`) is among them, so an unowned Secret it made always
+/// carries a `sealedsecrets.bitnami.com/` annotation. While both controllers run (the
+/// migration), whoever may create bitnami SealedSecrets in the controller's namespace
+/// could otherwise have it write a "key" that passes the ownerReferences check.
+pub fn written_by_bitnami(secret: &Secret) -> bool {
+    secret
+        .annotations()
+        .keys()
+        .any(|k| k.starts_with(seal_core::bitnami::ANNOTATION_PREFIX))
+}
+
 /// Reads the keys of the store Secret, refusing one that is not trustworthy.
 pub fn decode(secret: &Secret) -> Result<BitnamiKeys, BadStore> {
     let name = secret.name_any();
@@ -58,6 +71,12 @@ pub fn decode(secret: &Secret) -> Result<BitnamiKeys, BadStore> {
     if !secret.owner_references().is_empty() {
         return Err(bad(
             "has ownerReferences (the key store is never owned; was it made from a SealedSecret?)"
+                .into(),
+        ));
+    }
+    if written_by_bitnami(secret) {
+        return Err(bad(
+            "carries a sealedsecrets.bitnami.com/ annotation (the bitnami controller wrote it from a SealedSecret, unowned by skip-set-owner-references; the key store never carries one)"
                 .into(),
         ));
     }
@@ -253,6 +272,26 @@ mod tests {
             .insert(KEY_LABEL.to_owned(), "true".to_owned());
         let err = decode(&both).expect_err("both").to_string();
         assert!(err.contains(KEY_LABEL), "{err}");
+        // What the bitnami controller writes, unowned, from an attacker's SealedSecret.
+        let mut from_bitnami = stored();
+        from_bitnami.annotations_mut().insert(
+            "sealedsecrets.bitnami.com/skip-set-owner-references".to_owned(),
+            "true".to_owned(),
+        );
+        let err = decode(&from_bitnami).expect_err("bitnami-made").to_string();
+        assert!(err.contains("sealedsecrets.bitnami.com/"), "{err}");
+        let mut age_from_bitnami = secrets::encode(
+            "seal-key-9999",
+            "seal-system",
+            &age::x25519::Identity::generate(),
+            crate::clock::now(),
+            false,
+        );
+        age_from_bitnami.annotations_mut().insert(
+            "sealedsecrets.bitnami.com/skip-set-owner-references".to_owned(),
+            "true".to_owned(),
+        );
+        assert!(secrets::decode(&age_from_bitnami).is_err());
         let mut junk = stored();
         junk.data = Some(BTreeMap::from([(
             "x.pem".to_owned(),

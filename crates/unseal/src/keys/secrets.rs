@@ -78,6 +78,11 @@ pub fn decode(secret: &Secret) -> Result<StoredKey, BadKey> {
             "has ownerReferences (key Secrets are never owned; was it made from a SealedSecret?)",
         ));
     }
+    if super::bitnami_store::written_by_bitnami(secret) {
+        return Err(bad(
+            "carries a sealedsecrets.bitnami.com/ annotation (the bitnami controller wrote it from a SealedSecret, unowned by skip-set-owner-references; key Secrets never carry one)",
+        ));
+    }
     if secret.labels().contains_key(super::bitnami_store::LABEL) {
         return Err(bad(
             "carries seal.dev/bitnami-migration-keys: the bitnami migration keys are never sealing keys",

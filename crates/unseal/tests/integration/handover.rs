@@ -42,7 +42,7 @@ pub(crate) fn sealed_secrets_bin() -> PathBuf {
         .to_path_buf()
 }
 
-fn bitnami_api(h: &Harness, ns: &str) -> Api<DynamicObject> {
+pub(crate) fn bitnami_api(h: &Harness, ns: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("bitnami.com", "v1alpha1", "SealedSecret");
     Api::namespaced_with(h.client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
@@ -53,7 +53,7 @@ fn kubeseal(manifest: &str) -> String {
 }
 
 /// The bitnami controller, stopped (killed, by its own pid) when dropped.
-struct BitnamiController(Child);
+pub(crate) struct BitnamiController(Child);
 
 impl Drop for BitnamiController {
     fn drop(&mut self) {
@@ -63,7 +63,12 @@ impl Drop for BitnamiController {
 }
 
 /// Starts the real bitnami controller against this test's cluster, its keys in `key_ns`.
-fn start_bitnami(h: &Harness, bin: &Path, dir: &Path, key_ns: &str) -> BitnamiController {
+pub(crate) fn start_bitnami(
+    h: &Harness,
+    bin: &Path,
+    dir: &Path,
+    key_ns: &str,
+) -> BitnamiController {
     let kubeconfig: Value = serde_json::from_str(
         &std::fs::read_to_string(h.kubeconfig(dir, false)).expect("kubeconfig"),
     )

@@ -23,8 +23,12 @@ scenarios! {
         what_an_attacker_sends_is_refused_or_sealed_only_to_trusted_keys,
         a_planted_or_mislabelled_key_store_is_never_used,
         costly_bodies_are_bounded_and_rate_limited_while_health_answers,
+        secrets_planted_beside_the_bitnami_keys_are_not_imported_from_the_cluster,
     ],
-    real: [keys_read_from_the_cluster_convert_on_the_real_control_plane],
+    real: [
+        keys_read_from_the_cluster_convert_on_the_real_control_plane,
+        secrets_the_real_bitnami_controller_writes_beside_the_keys_are_no_keys,
+    ],
 }
 
 fn repo_file(path: &str) -> PathBuf {
@@ -81,12 +85,13 @@ async fn import_example_key(h: &Harness, dir: &Path) -> String {
 }
 
 fn example_fingerprint() -> String {
+    fingerprint_of("keys-example/sealed-secrets.key")
+}
+
+fn fingerprint_of(path: &str) -> String {
     let mut keys = BitnamiKeys::new();
-    keys.add_file(
-        "k",
-        &std::fs::read_to_string(repo_file("keys-example/sealed-secrets.key")).expect("key"),
-    )
-    .expect("reads");
+    keys.add_file("k", &std::fs::read_to_string(repo_file(path)).expect("key"))
+        .expect("reads");
     keys.iter().next().expect("a key").fingerprint().to_owned()
 }
 
@@ -532,5 +537,254 @@ async fn keys_read_from_the_cluster_convert_on_the_real_control_plane(backend: B
     let opened =
         convert::open_sealed_secret(&parse_reply(&body), &h.key_ring().await).expect("opens");
     assert_eq!(opened.data["blob"].expose(), binary_value());
+    h.stop().await;
+}
+
+/// A Secret labelled as a bitnami key in the bitnami controller's namespace, holding
+/// `key_path`'s key.
+fn labelled_key_secret(ns: &str, name: &str, type_: &str, key_path: &str) -> Secret {
+    let key = std::fs::read(repo_file(key_path)).expect("key");
+    let cert = std::fs::read(repo_file("keys-example/sealed-secrets.crt")).expect("cert");
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": type_,
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
+        },
+        // The certificate of the example key (the bitnami controller reads it too).
+        "data": {"tls.key": STANDARD.encode(key), "tls.crt": STANDARD.encode(cert)},
+    }))
+    .expect("secret")
+}
+
+/// Someone who may write SealedSecrets (or Secrets of their own kind) in the bitnami
+/// controller's namespace has a Secret made there that carries the bitnami key label and
+/// a key of theirs: one owned by the object it was made from, one `Opaque`. The admin's
+/// `--from-cluster` imports the bitnami controller's own key only, and names the others
+/// as skipped.
+async fn secrets_planted_beside_the_bitnami_keys_are_not_imported_from_the_cluster(
+    backend: Backend,
+) {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    let h = Harness::start(backend).await;
+    let bitnami_ns = h.ns("team-b");
+    let secrets = Api::<Secret>::namespaced(h.client.clone(), &bitnami_ns);
+    let planted_key = "keys-example/sealed-secrets-other.key";
+    secrets
+        .create(
+            &PostParams::default(),
+            &labelled_key_secret(
+                &bitnami_ns,
+                "sealed-secrets-keyabcde",
+                "kubernetes.io/tls",
+                "keys-example/sealed-secrets.key",
+            ),
+        )
+        .await
+        .expect("bitnami key Secret");
+    // A live owner, so that no garbage collector removes the planted Secret first.
+    let owner: ConfigMap = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "from-a-sealed-secret", "namespace": bitnami_ns},
+    }))
+    .expect("configmap");
+    let owner = Api::<ConfigMap>::namespaced(h.client.clone(), &bitnami_ns)
+        .create(&PostParams::default(), &owner)
+        .await
+        .expect("owner");
+    let mut owned = labelled_key_secret(
+        &bitnami_ns,
+        "planted-owned",
+        "kubernetes.io/tls",
+        planted_key,
+    );
+    owned.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: "from-a-sealed-secret".into(),
+        uid: owner.metadata.uid.clone().expect("uid"),
+        ..Default::default()
+    }]);
+    secrets
+        .create(&PostParams::default(), &owned)
+        .await
+        .expect("planted owned");
+    secrets
+        .create(
+            &PostParams::default(),
+            &labelled_key_secret(&bitnami_ns, "planted-opaque", "Opaque", planted_key),
+        )
+        .await
+        .expect("planted opaque");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = h.kubeconfig(dir.path(), false);
+    let out = unseal(
+        &config,
+        &h.controller_ns(),
+        &[
+            "keys",
+            "import",
+            "--from-cluster",
+            "--sealed-secrets-namespace",
+            &bitnami_ns,
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("imported bitnami key {}", example_fingerprint())),
+        "{stdout}"
+    );
+    let planted = fingerprint_of(planted_key);
+    assert!(
+        !stdout.contains(&planted),
+        "a planted key imported: {stdout}"
+    );
+    for name in ["planted-owned", "planted-opaque"] {
+        assert!(
+            stderr.contains(&format!("secret {bitnami_ns}/{name}: skipped")),
+            "{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("MII") && !stdout.contains("MII"),
+        "a key shown"
+    );
+    let store = Api::<Secret>::namespaced(h.client.clone(), &h.controller_ns())
+        .get(bitnami_store::SECRET_NAME)
+        .await
+        .expect("the store");
+    let stored = bitnami_store::decode(&store).expect("trusted");
+    let held: Vec<&str> = stored.iter().map(|k| k.fingerprint()).collect();
+    assert_eq!(held, [example_fingerprint().as_str()]);
+    h.stop().await;
+}
+
+/// A Secret manifest in `ns` with `labels`, and the annotation that has the bitnami
+/// controller write it without an owner reference.
+fn unowned_secret_manifest(
+    ns: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    data: &[(&str, &[u8])],
+) -> String {
+    let mut text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\n  annotations:\n    sealedsecrets.bitnami.com/skip-set-owner-references: \"true\"\n  labels:\n"
+    );
+    for (k, v) in labels {
+        text.push_str(&format!("    {k}: \"{v}\"\n"));
+    }
+    text.push_str("type: Opaque\ndata:\n");
+    for (key, value) in data {
+        text.push_str(&format!("  {key}: {}\n", STANDARD.encode(value)));
+    }
+    text
+}
+
+/// During the migration both controllers run. Someone who may create bitnami
+/// SealedSecrets in the seal controller's namespace seals, with the public certificate,
+/// a "sealing key" (an age identity of theirs, dated to become the newest) and a "bitnami
+/// key store" (an RSA key of theirs), each with `skip-set-owner-references`: the real
+/// bitnami controller writes both as unowned Secrets, which passes the ownerReferences
+/// check. Neither is loaded: the active key stays, `/v1/migrate` sees no store.
+async fn secrets_the_real_bitnami_controller_writes_beside_the_keys_are_no_keys(backend: Backend) {
+    use age::secrecy::ExposeSecret as _;
+    use kube::api::DynamicObject;
+    let h = Harness::start(backend).await;
+    let controller_ns = h.controller_ns();
+    let key_ns = h.ns("team-b");
+    let dir = tempfile::tempdir().expect("dir");
+    let bin = sealed_secrets_bin();
+    let crd_text = std::fs::read_to_string(bin.join("../crd.yaml")).expect("crd.yaml");
+    let crd: Vec<serde_json::Value> = documents::parse("crd.yaml", &crd_text)
+        .expect("CRD parses")
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
+    control_plane::apply(&h.client, &crd)
+        .await
+        .expect("CRD applied");
+    Api::<Secret>::namespaced(h.client.clone(), &key_ns)
+        .create(
+            &PostParams::default(),
+            &labelled_key_secret(
+                &key_ns,
+                "sealed-secrets-keyabcde",
+                "kubernetes.io/tls",
+                "keys-example/sealed-secrets.key",
+            ),
+        )
+        .await
+        .expect("bitnami key Secret");
+    let _bitnami = crate::handover::start_bitnami(&h, &bin, dir.path(), &key_ns);
+    let active_before = h.recipients().to_strings();
+
+    let attacker = age::x25519::Identity::generate();
+    let identity = format!("{}\n", attacker.to_string().expose_secret());
+    let soon = (unseal::clock::now() + std::time::Duration::from_secs(200)).to_string();
+    let mut age_key = unowned_secret_manifest(
+        &controller_ns,
+        "seal-key-9999",
+        &[("seal.dev/sealing-key", "true")],
+        &[("identity.txt", identity.as_bytes())],
+    );
+    age_key = age_key.replace(
+        "  labels:\n",
+        &format!("    seal.dev/created-at: \"{soon}\"\n  labels:\n"),
+    );
+    let rsa_key = std::fs::read(repo_file("keys-example/sealed-secrets-other.key")).expect("key");
+    let store = unowned_secret_manifest(
+        &controller_ns,
+        bitnami_store::SECRET_NAME,
+        &[(bitnami_store::LABEL, "true")],
+        &[("sha256-0000000000000000.pem", &rsa_key)],
+    );
+    let api = crate::handover::bitnami_api(&h, &controller_ns);
+    for manifest in [age_key, store] {
+        let text = kubeseal(&manifest, "strict");
+        let value = documents::parse("kubeseal", &text).expect("YAML")[0]
+            .value
+            .clone();
+        let object: DynamicObject = serde_json::from_value(value).expect("object");
+        wait_for("the bitnami CRD served", async || {
+            api.create(&PostParams::default(), &object).await.ok()
+        })
+        .await;
+    }
+    for name in ["seal-key-9999", bitnami_store::SECRET_NAME] {
+        let written = wait_within("the bitnami controller writes it", GC_WITHIN, async || {
+            h.secret(&controller_ns, name).await
+        })
+        .await;
+        assert!(
+            written["metadata"]["ownerReferences"].is_null(),
+            "{name}: written without an owner: {written}"
+        );
+    }
+    wait_for(
+        "the planted sealing key refused by the loader",
+        async || (h.ctx().keys.current().refused == 1).then_some(()),
+    )
+    .await;
+    assert_eq!(h.ctx().keys.current().keys.len(), 1);
+    assert_eq!(h.recipients().to_strings(), active_before);
+    let strict = kubeseal(
+        &secret_manifest(&h.ns("apps"), "db", &[("password", b"hunter2")]),
+        "strict",
+    );
+    let (status, body) = http(
+        &h.controllers[0].http,
+        "POST",
+        "/v1/migrate",
+        strict.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 409, "the planted store is not used: {body}");
+    assert!(body.contains("NoMigrationKeys"), "{body}");
     h.stop().await;
 }
