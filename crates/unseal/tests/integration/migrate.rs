@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::commands::unseal;
+use crate::handover::sealed_secrets_bin;
 use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
