@@ -44,13 +44,16 @@ pub enum FormatError {
     )]
     NoKeyOpens,
     /// Opening took more RSA decryptions than the caller allowed.
-    #[error("opening took more than the {0} RSA decryptions allowed for one object")]
+    #[error(
+        "opening took more than the {0} RSA decryptions (counted as RSA-4096 ones) allowed for one object"
+    )]
     OverBudget(usize),
 }
 
-/// How many RSA decryptions opening may still take (each costs milliseconds with a
-/// 4096-bit key). Offline there is no limit; the controller's `/v1/migrate` gives each
-/// call a fixed number, paid for in advance.
+/// How many RSA decryptions opening may still take, counted in RSA-4096 operations
+/// ([`rsa_cost`]: each costs milliseconds, a larger key more). Offline there is no
+/// limit; the controller's `/v1/migrate` gives each call a fixed number, paid for in
+/// advance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RsaBudget {
     limit: usize,
@@ -73,13 +76,20 @@ impl RsaBudget {
         self.used
     }
 
-    fn take(&mut self) -> Result<(), FormatError> {
-        if self.used >= self.limit {
+    fn take(&mut self, cost: usize) -> Result<(), FormatError> {
+        if self.used.saturating_add(cost) > self.limit {
             return Err(FormatError::OverBudget(self.limit));
         }
-        self.used += 1;
+        self.used += cost;
         Ok(())
     }
+}
+
+/// What one RSA private-key operation with a modulus of `bytes` costs, counted in
+/// RSA-4096 operations: the work grows with the cube of the size, so a key up to 4,096
+/// bits costs 1, up to 8,192 bits 8 (rounded up to whole multiples of 4,096 bits).
+pub fn rsa_cost(bytes: usize) -> usize {
+    bytes.div_ceil(512).max(1).pow(3)
 }
 
 /// Opens a base64 sealed value bound to `label` with any of `keys`, each RSA decryption
@@ -135,7 +145,7 @@ pub fn open(
     // any block but one made with the public key that happens with negligible chance
     // (the label's hash must match), so it is no padding oracle.
     for (index, key) in fitting {
-        budget.take()?;
+        budget.take(rsa_cost(rsa_len))?;
         let Some(session) = key.decrypt(rsa_block, label) else {
             continue;
         };
@@ -200,6 +210,23 @@ mod tests {
     }
 
     /// Every key tried is paid for, and the last try the budget allows is the last made.
+    #[test]
+    fn a_larger_key_costs_the_cube_of_its_size() {
+        assert_eq!(rsa_cost(256), 1, "2048 bits");
+        assert_eq!(rsa_cost(512), 1, "4096 bits");
+        assert_eq!(rsa_cost(960), 8, "7680 bits, rounded up to 8192");
+        assert_eq!(rsa_cost(1024), 8, "8192 bits");
+        assert_eq!(rsa_cost(2048), 64, "16384 bits");
+        let mut budget = RsaBudget::new(10);
+        assert_eq!(budget.take(rsa_cost(1024)), Ok(()));
+        assert_eq!(
+            budget.take(rsa_cost(1024)),
+            Err(FormatError::OverBudget(10))
+        );
+        assert_eq!(budget.take(rsa_cost(512)), Ok(()));
+        assert_eq!(budget.used(), 9);
+    }
+
     #[test]
     fn each_rsa_try_takes_one_from_the_budget() {
         let mut keys = BitnamiKeys::new();

@@ -290,9 +290,9 @@ impl BitnamiSealedSecret {
         Ok(sealed)
     }
 
-    /// How many RSA decryptions opening every value may take at most with `keys`: each
-    /// value times the keys of its RSA block's size (a value whose length prefix fits no
-    /// key costs none). Known before any decryption, from the lengths alone; an honest
+    /// How many RSA decryptions opening every value may take at most with `keys`,
+    /// counted in RSA-4096 operations ([`super::format::rsa_cost`]): each value times the
+    /// keys of its RSA block's size (a value whose length prefix fits no key costs none). Known before any decryption, from the lengths alone; an honest
     /// object usually takes far fewer (the key that opened the last value is tried
     /// first).
     pub fn rsa_work(&self, keys: &BitnamiKeys) -> usize {
@@ -309,7 +309,7 @@ impl BitnamiSealedSecret {
                     return 0;
                 };
                 let size = usize::from(u16::from_be_bytes(*prefix));
-                keys.iter().filter(|k| k.size() == size).count()
+                keys.iter().filter(|k| k.size() == size).count() * super::format::rsa_cost(size)
             })
             .sum()
     }

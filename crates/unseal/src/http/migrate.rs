@@ -11,7 +11,8 @@
 //!   reencrypt ([`super::reseal::targets`]), with the same reply headers naming what was
 //!   dropped. Plaintext never leaves the controller; no value is logged or echoed.
 //! - Cost: every value may need one RSA decryption per imported key of its size (a few
-//!   milliseconds each). The worst case is computed from the lengths before any
+//!   milliseconds each with 4,096 bits; counted in RSA-4096 operations, so a larger key
+//!   counts for the cube of its size: [`seal_core::bitnami::format::rsa_cost`]). The worst case is computed from the lengths before any
 //!   decryption and, up to [`MAX_RSA_TRIES`], charged to the caller's rate limit in
 //!   advance (one token per [`RSA_TRIES_PER_TOKEN`]); the decryption stops at
 //!   [`MAX_RSA_TRIES`] (422). It runs on the API lane of the opener, off the async
@@ -38,8 +39,8 @@ use crate::context::Context;
 use crate::keys::bitnami_store;
 use crate::opener::OpenFailure;
 
-/// The most RSA decryptions one call may make: under a second of one core with RSA-4096
-/// keys (about 3 ms each with aws-lc).
+/// The most RSA decryptions one call may make, counted in RSA-4096 operations: under a
+/// second of one core (about 3 ms each with aws-lc), whatever the keys' size.
 pub const MAX_RSA_TRIES: usize = 256;
 /// RSA decryptions one rate-limit token pays for, besides the token every call takes: a
 /// call at [`MAX_RSA_TRIES`] takes 17 tokens, within the default burst of 20, so a
