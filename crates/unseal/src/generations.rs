@@ -4,9 +4,9 @@
 //!
 //! kube-runtime's `predicates::generation` filter does the same with a cache entry per
 //! object holding its name, namespace and uid as strings and a time stamp: with its
-//! hash-map slot some 160 bytes per SealedSecret, 15 MiB at 100,000 (measured with
-//! heaptrack, docs/PERFORMANCE.md). Here an entry is a 64-bit hash of namespace and name
-//! to a 64-bit hash of uid and generation, in a [`Feeds`] map (about 20 bytes), and it
+//! hash-map slot 183 bytes per SealedSecret at 10,000 (measured with heaptrack,
+//! docs/PERFORMANCE.md). Here an entry is a 64-bit hash of namespace and name to a
+//! 64-bit hash of uid and generation, in a [`Feeds`] map (28 bytes there), and it
 //! goes with the object's Delete event, or with a re-list that no longer sees the object,
 //! instead of after an hour.
 
