@@ -74,23 +74,29 @@ fn position(item: &Value) -> (String, String) {
     )
 }
 
-/// Cuts `items` (every match, in key order, at resource version `now`) into the page that
-/// `limit` and `continue_token` ask for. `oldest` is the oldest resource version whose
-/// history is kept; `selected` whether a label or field selector was given.
+/// The page that `limit` and `continue_token` ask for, at resource version `now` for a
+/// first page. `scan` gives every match in key order from just after a position
+/// (`None`: from the start); `oldest` is the oldest resource version whose history is
+/// kept; `selected` whether a label or field selector was given.
 ///
-/// Generic over how the items are held, so that a list can be paged over references
-/// into the store and only the page's objects copied (copying every match for every
-/// page made listing N objects cost O(N²/limit) copies).
-pub(crate) fn page<T: std::borrow::Borrow<Value>>(
-    items: Vec<T>,
+/// Only the page's items are taken from `scan`, plus, to say what remains, one more
+/// (with a selector) or a count of the rest (without one, as `remainingItemCount`):
+/// the caller copies only the page, and a scan that starts at the continue key (a range
+/// of the store's ordered map) makes each page cost what it serves.
+pub(crate) fn page<T, I>(
+    scan: impl FnOnce(Option<(&str, &str)>) -> I,
     now: u64,
     oldest: u64,
     limit: Option<usize>,
     continue_token: Option<&str>,
     selected: bool,
-) -> Result<Page<T>, ApiError> {
-    let (rv, items) = match continue_token.filter(|t| !t.is_empty()) {
-        None => (now, items),
+) -> Result<Page<T>, ApiError>
+where
+    T: std::borrow::Borrow<Value>,
+    I: Iterator<Item = T>,
+{
+    let (rv, after) = match continue_token.filter(|t| !t.is_empty()) {
+        None => (now, None),
         Some(token) => {
             let (rv, namespace, name) = decode(token)?;
             if rv < oldest {
@@ -105,33 +111,37 @@ pub(crate) fn page<T: std::borrow::Borrow<Value>>(
                      and now may show up in the list.",
                 ));
             }
-            let after = (namespace, name);
-            (
-                rv,
-                items
-                    .into_iter()
-                    .filter(|i| position(i.borrow()) > after)
-                    .collect(),
-            )
+            (rv, Some((namespace, name)))
         }
     };
-    let Some(limit) = limit.filter(|l| *l > 0 && *l < items.len()) else {
+    let mut items = scan(
+        after
+            .as_ref()
+            .map(|(ns, name)| (ns.as_str(), name.as_str())),
+    );
+    let Some(limit) = limit.filter(|l| *l > 0) else {
         return Ok(Page {
-            items,
+            items: items.collect(),
             resource_version: rv,
             continue_token: None,
             remaining: None,
         });
     };
-    let remaining = items.len() - limit;
-    let mut items = items;
-    items.truncate(limit);
-    let token = items.last().map(|last| encode(rv, last.borrow()));
+    let served: Vec<T> = items.by_ref().take(limit).collect();
+    let remaining = if selected {
+        usize::from(items.next().is_some())
+    } else {
+        items.count()
+    };
+    let token = served
+        .last()
+        .filter(|_| remaining > 0)
+        .map(|last| encode(rv, last.borrow()));
     Ok(Page {
-        items,
+        remaining: (!selected && token.is_some()).then_some(remaining),
+        items: served,
         resource_version: rv,
         continue_token: token,
-        remaining: (!selected).then_some(remaining),
     })
 }
 
@@ -145,32 +155,83 @@ mod tests {
             .collect()
     }
 
+    /// A scan over `items` from just after a position, as the store's range gives it.
+    fn scan<'v>(
+        items: &'v [Value],
+    ) -> impl Fn(Option<(&str, &str)>) -> std::vec::IntoIter<&'v Value> + Copy {
+        move |after| {
+            let after = after.map(|(ns, name)| (ns.to_owned(), name.to_owned()));
+            items
+                .iter()
+                .filter(|i| after.as_ref().is_none_or(|a| &position(i) > a))
+                .collect::<Vec<_>>()
+                .into_iter()
+        }
+    }
+
     #[test]
     fn pages_follow_their_tokens_at_the_first_pages_version() {
-        let first = page(items(5), 7, 0, Some(2), None, false).expect("page");
+        let all = items(5);
+        let first = page(scan(&all), 7, 0, Some(2), None, false).expect("page");
         assert_eq!(first.items.len(), 2);
         assert_eq!(first.remaining, Some(3));
         let token = first.continue_token.expect("more");
-        let second = page(items(5), 9, 0, Some(2), Some(&token), false).expect("page");
+        let second = page(scan(&all), 9, 0, Some(2), Some(&token), false).expect("page");
         assert_eq!(second.resource_version, 7, "the first page's version");
         assert_eq!(second.items[0]["metadata"]["name"], "s2");
+        assert_eq!(second.remaining, Some(1));
         let token = second.continue_token.expect("more");
-        let last = page(items(5), 9, 0, Some(2), Some(&token), true).expect("page");
+        let last = page(scan(&all), 9, 0, Some(2), Some(&token), true).expect("page");
         assert_eq!(last.items.len(), 1);
         assert_eq!((last.continue_token, last.remaining), (None, None));
     }
 
     #[test]
+    fn a_limit_that_takes_everything_ends_the_list() {
+        let all = items(3);
+        for limit in [None, Some(0), Some(3), Some(4)] {
+            let whole = page(scan(&all), 7, 0, limit, None, false).expect("page");
+            assert_eq!(whole.items.len(), 3, "limit {limit:?}");
+            assert_eq!((whole.continue_token, whole.remaining), (None, None));
+        }
+        let selected = page(scan(&all), 7, 0, Some(2), None, true).expect("page");
+        assert!(selected.continue_token.is_some(), "one more match remains");
+        assert_eq!(selected.remaining, None, "no count with a selector");
+    }
+
+    #[test]
+    fn a_page_takes_from_its_scan_only_what_it_serves_and_says_remains() {
+        let all = items(1000);
+        let taken = std::cell::Cell::new(0);
+        let counted = |after: Option<(&str, &str)>| {
+            let taken = &taken;
+            scan(&all)(after).inspect(move |_| taken.set(taken.get() + 1))
+        };
+        let selected = page(counted, 7, 0, Some(10), None, true).expect("page");
+        assert_eq!(selected.items.len(), 10);
+        assert_eq!(
+            taken.get(),
+            11,
+            "the page and one more, to know more remain"
+        );
+        taken.set(0);
+        let whole = page(counted, 7, 0, Some(10), None, false).expect("page");
+        assert_eq!(whole.remaining, Some(990));
+        assert_eq!(taken.get(), 1000, "the rest counted, not copied");
+    }
+
+    #[test]
     fn an_expired_or_bad_token_is_refused() {
-        let token = page(items(3), 7, 0, Some(1), None, false)
+        let all = items(3);
+        let token = page(scan(&all), 7, 0, Some(1), None, false)
             .expect("page")
             .continue_token
             .expect("more");
-        let err = page(items(3), 9, 8, Some(1), Some(&token), false)
+        let err = page(scan(&all), 9, 8, Some(1), Some(&token), false)
             .err()
             .expect("expired");
         assert_eq!((err.code, err.reason), (410, "Expired"));
-        let err = page(items(3), 9, 0, Some(1), Some("nonsense!"), false)
+        let err = page(scan(&all), 9, 0, Some(1), Some("nonsense!"), false)
             .err()
             .expect("bad");
         assert_eq!(err.code, 400);

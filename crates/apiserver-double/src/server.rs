@@ -353,13 +353,20 @@ async fn serve(
             }
             let oldest = *shared.oldest_rv.lock().unwrap_or_else(|p| p.into_inner());
             let store = shared.store();
-            let items =
-                store.list_refs(&target.kind, target.namespace.as_deref(), &labels, &fields);
+            let scan = |after: Option<(&str, &str)>| {
+                store.scan(
+                    &target.kind,
+                    target.namespace.as_deref(),
+                    after,
+                    &labels,
+                    &fields,
+                )
+            };
             let limit = query.get("limit").and_then(|l| l.parse().ok());
             let selected = !labels.is_empty() || !fields.is_empty();
             let cont = query.get("continue").map(String::as_str);
             page::page(
-                items,
+                scan,
                 store.resource_version(),
                 oldest,
                 limit,

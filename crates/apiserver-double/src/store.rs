@@ -1,6 +1,7 @@
 //! The objects, their resource versions, and the log of changes that watches replay.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -160,29 +161,50 @@ impl Store {
         labels: &Selector,
         fields: &Selector,
     ) -> Vec<Value> {
-        self.objects
-            .iter()
-            .filter(|(k, _)| &k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns))
-            .map(|(_, v)| v)
-            .filter(|v| labels.matches_labels(v) && fields.matches_fields(v))
+        self.scan(kind, namespace, None, labels, fields)
             .cloned()
             .collect()
     }
 
-    /// [`Self::list`] without copying: references to the matching objects, in key order.
-    pub fn list_refs(
-        &self,
-        kind: &ResourceKind,
-        namespace: Option<&str>,
-        labels: &Selector,
-        fields: &Selector,
-    ) -> Vec<&Value> {
+    /// The objects of a kind, optionally in one namespace, that match the selectors, in
+    /// key order (namespace, then name), from just after `after` (a `(namespace, name)`
+    /// position, as a continue token names it) when given.
+    ///
+    /// A range of the ordered map, not a filter over everything held: a page of a list
+    /// looks at the objects it serves (and those the selectors skip on the way), not at
+    /// every object of every kind in the store. Filtering everything made listing
+    /// 100,000 SealedSecrets in pages of 500, beside 100,000 Secrets and 100,000 Events,
+    /// quadratic in the store's size (238 s in the benchmark).
+    pub fn scan<'a>(
+        &'a self,
+        kind: &'a ResourceKind,
+        namespace: Option<&'a str>,
+        after: Option<(&str, &str)>,
+        labels: &'a Selector,
+        fields: &'a Selector,
+    ) -> impl Iterator<Item = &'a Value> + use<'a> {
+        let at = |namespace: &str, name: &str| ObjectKey {
+            kind: kind.clone(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        };
+        let first = Bound::Included(at(namespace.unwrap_or_default(), ""));
+        let start = match after {
+            // A position before the namespace asked for (a token from another list)
+            // starts at the namespace's first object, as a filter would.
+            Some((ns, name)) if namespace.is_none_or(|wanted| (ns, name) >= (wanted, "")) => {
+                Bound::Excluded(at(ns, name))
+            }
+            _ => first,
+        };
+        let everything = labels.is_empty() && fields.is_empty();
         self.objects
-            .iter()
-            .filter(|(k, _)| &k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns))
+            .range((start, Bound::Unbounded))
+            .take_while(move |(k, _)| {
+                &k.kind == kind && namespace.is_none_or(|ns| k.namespace == ns)
+            })
             .map(|(_, v)| v)
-            .filter(|v| labels.matches_labels(v) && fields.matches_fields(v))
-            .collect()
+            .filter(move |v| everything || (labels.matches_labels(v) && fields.matches_fields(v)))
     }
 
     fn record(
@@ -556,6 +578,110 @@ mod tests {
             .create(&ResourceKind::secrets(), "apps", kept)
             .expect("creates");
         assert!(store.get(&key("kept")).is_ok());
+    }
+
+    /// Every Secret name in `namespace` (all namespaces: `None`) that a list in pages of
+    /// `limit` serves, following its continue tokens; `between` runs after each page.
+    fn paged(
+        store: &mut Store,
+        namespace: Option<&str>,
+        limit: usize,
+        mut between: impl FnMut(&mut Store, usize),
+    ) -> Vec<String> {
+        let (kind, everything) = (ResourceKind::secrets(), Selector::default());
+        let (mut names, mut token, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let now = store.resource_version();
+            let page = crate::page::page(
+                |after| store.scan(&kind, namespace, after, &everything, &everything),
+                now,
+                0,
+                Some(limit),
+                token.as_deref(),
+                false,
+            )
+            .expect("a page");
+            for item in &page.items {
+                let (ns, name) = (&item["metadata"]["namespace"], &item["metadata"]["name"]);
+                names.push(format!(
+                    "{}/{}",
+                    ns.as_str().unwrap_or(""),
+                    name.as_str().unwrap_or("")
+                ));
+            }
+            token = page.continue_token;
+            pages += 1;
+            if token.is_none() {
+                return names;
+            }
+            between(store, pages);
+        }
+    }
+
+    #[test]
+    fn a_paged_list_serves_its_kind_and_namespace_in_order_and_nothing_else() {
+        let mut store = Store::default();
+        let events = ResourceKind::new("", "v1", "events");
+        for ns in ["a", "b", "c"] {
+            for i in 0..7 {
+                store
+                    .create(&ResourceKind::secrets(), ns, secret(&format!("s{i}")))
+                    .expect("creates");
+                store
+                    .create(&events, ns, secret(&format!("s{i}")))
+                    .expect("creates");
+                store
+                    .create(&ResourceKind::config_maps(), ns, secret(&format!("s{i}")))
+                    .expect("creates");
+            }
+        }
+        let every: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .flat_map(|ns| (0..7).map(move |i| format!("{ns}/s{i}")))
+            .collect();
+        assert_eq!(paged(&mut store, None, 4, |_, _| {}), every);
+        assert_eq!(paged(&mut store, Some("b"), 3, |_, _| {}), every[7..14]);
+        assert_eq!(paged(&mut store, Some("c"), 100, |_, _| {}), every[14..]);
+        // A token that names a position in another namespace starts this one's list at
+        // its beginning (before it) or ends it (after it), as a filter on position would.
+        let (kind, all) = (ResourceKind::secrets(), Selector::default());
+        let from = |store: &Store, after| {
+            store
+                .scan(&kind, Some("b"), after, &all, &all)
+                .map(|v| v["metadata"]["name"].as_str().unwrap_or("").to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(from(&store, Some(("a", "s9"))).len(), 7);
+        assert_eq!(from(&store, Some(("b", "s4"))), ["s5", "s6"]);
+        assert!(from(&store, Some(("c", ""))).is_empty());
+    }
+
+    #[test]
+    fn a_paged_list_resumes_after_the_continue_key_through_inserts_and_deletes() {
+        let mut store = Store::default();
+        for i in 0..10 {
+            store
+                .create(&ResourceKind::secrets(), "apps", secret(&format!("s{i}")))
+                .expect("creates");
+        }
+        let names = paged(&mut store, Some("apps"), 3, |store, page| {
+            if page == 1 {
+                // After s0..s2: one served and the next unserved object go, one object
+                // lands before the key (not served: already passed) and one after it.
+                store.delete(&key("s1")).expect("deletes");
+                store.delete(&key("s3")).expect("deletes");
+                for name in ["s05", "s25"] {
+                    store
+                        .create(&ResourceKind::secrets(), "apps", secret(name))
+                        .expect("creates");
+                }
+            }
+        });
+        assert_eq!(
+            names,
+            ["s0", "s1", "s2", "s25", "s4", "s5", "s6", "s7", "s8", "s9"]
+                .map(|n| format!("apps/{n}"))
+        );
     }
 
     #[test]

@@ -177,6 +177,7 @@ pub async fn run(n: usize) -> anyhow::Result<Figures> {
     );
     let server_cpu =
         || apiserver.as_ref().map_or(0.0, Proc::cpu) + etcd.as_ref().map_or(0.0, Proc::cpu);
+    let load_at_start = crate::controller::load_average();
     let (cpu_before, server_cpu_before) = (proc.cpu(), server_cpu());
     let started = Instant::now();
     let api_for = |ns: &str| {
@@ -269,6 +270,11 @@ pub async fn run(n: usize) -> anyhow::Result<Figures> {
         keys,
         sync: elapsed,
         cpu,
+        server_cpu: Some(("kube-apiserver + etcd", server_cpu)),
+        load: format!(
+            "{load_at_start} at the start, {} after",
+            crate::controller::load_average()
+        ),
         idle_empty,
         idle_synced,
         idle_settled,

@@ -8,9 +8,12 @@
 //! and no Secret data ever arrives through a watch, so memory stays flat with the number
 //! of SealedSecrets; the reconciler reads the one SealedSecret it works on, unless its
 //! sync record vouches that nothing changed ([`crate::sync_record`]). The cache keeps
-//! only names, versions and the sync record (see [`slim`]); of the Secrets only a stamp
-//! of uid and version is kept ([`SecretStamps`]). Only a new `metadata.generation` (a
-//! spec change) triggers a reconcile, not our own status and record writes.
+//! only names, uid and generation (see [`slim`]); the sync records and, of the Secrets, a
+//! stamp of uid and version are kept apart, small ([`crate::sync_record`]). Only a new
+//! `metadata.generation` (a spec change) or a new uid triggers a reconcile, not our own
+//! status and record writes ([`crate::generations`]), and what the SealedSecret watch
+//! triggers reaches the scheduler through a [`Pacer`], at the pace the reconciles end,
+//! so that a burst leaves no grown maps behind in kube-runtime's scheduler.
 
 use std::sync::Arc;
 
@@ -19,22 +22,26 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use seal_core::SealedSecret;
 use tokio::sync::watch;
 
 use crate::context::Context;
+use crate::generations::{Generations, generation_of};
+use crate::pacer::Pacer;
 use crate::reconcile::{error_policy, reconcile};
 use crate::secret_sync::{MANAGED_SELECTOR, MERGED_SELECTOR};
 use crate::sync_record::stamps::stamp_of;
 use crate::sync_record::{RECORD_ANNOTATION, SyncCaches, Tag};
 
 /// Drops what the cache does not need from a watched SealedSecret: the reconciler reads
-/// the object itself, so only its name, namespace and versions are kept (its sync record
-/// is taken out before, into [`Records`]). Annotations can be large (`kubectl apply`
-/// stores the whole object, ciphertext included, in `last-applied-configuration`), and so
-/// can `managedFields`.
+/// the object itself, so only its name, namespace, uid, generation and deletion time are
+/// kept (its sync record is taken out before, into [`crate::sync_record::Records`]).
+/// Annotations can be large (`kubectl apply` and Argo CD store the whole object,
+/// ciphertext included, in `last-applied-configuration`), and so can `managedFields`; the
+/// resource version and creation time are two more strings per object that nothing reads
+/// from the cache (the watch keeps its own resource version).
 fn slim(object: &mut PartialObjectMeta<SealedSecret>) {
     object.types = None;
     let meta = &mut object.metadata;
@@ -43,6 +50,10 @@ fn slim(object: &mut PartialObjectMeta<SealedSecret>) {
     meta.labels = None;
     meta.owner_references = None;
     meta.finalizers = None;
+    meta.resource_version = None;
+    meta.creation_timestamp = None;
+    meta.generate_name = None;
+    meta.self_link = None;
 }
 
 /// The sync record of a watched SealedSecret, parsed.
@@ -139,7 +150,9 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
                 watcher::Config::default().labels(selector),
             )
             .default_backoff()
-            .inspect(move |event| caches.stamps.observe(feed, event, stamp_of))
+            .inspect(move |event| {
+                caches.stamps.observe(feed, event, stamp_of);
+            })
             .touched_objects()
         };
         let mut stopped = stop.clone();
@@ -151,15 +164,35 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
             Some(selector) => watcher::Config::default().labels(selector),
             None => watcher::Config::default(),
         };
+        let generations = Generations::new(1);
         let sealed = watcher(sealed_api, selected)
             .default_backoff()
-            .inspect(move |event| records.records.observe(feed, event, record_of))
+            .inspect(move |event| {
+                records.records.observe(feed, event, record_of);
+            })
             .modify(slim)
             .reflect(writer)
             .inspect(move |event| forget_backoff_of_gone_objects(&forgetting, &known, event))
-            .applied_objects()
-            .predicate_filter(predicates::generation, Default::default());
-        let controller = Controller::for_stream(sealed, reader.clone())
+            .filter(move |event| std::future::ready(generations.observe(0, event, generation_of)))
+            .applied_objects();
+        // The watch is driven here, not by the controller: what it triggers waits in the
+        // pacer, and reaches the scheduler as reconciles end.
+        let pacer = Pacer::new();
+        let pushing = pacer.clone();
+        let mut watching = stop.clone();
+        let watch = sealed
+            .take_until(async move {
+                let _ = watching.wait_for(|s| *s).await;
+            })
+            .for_each(move |object| {
+                match object {
+                    Ok(object) => pushing.push(ObjectRef::from_obj(&object)),
+                    Err(e) => tracing::debug!(error = %e, "SealedSecret watch error"),
+                }
+                std::future::ready(())
+            });
+        let controller = Controller::for_stream(futures::stream::empty(), reader.clone())
+            .reconcile_on(pacer.clone().triggers())
             .owns_stream(secrets_of(MANAGED_SELECTOR, 2 * feed))
             .watches_stream(secrets_of(MERGED_SELECTOR, 2 * feed + 1), merged_into)
             .reconcile_on(key_changes)
@@ -170,15 +203,28 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
             });
         stores.push(reader);
         let ctx = ctx.clone();
-        runs.push(
-            controller
-                .run(reconcile, error_policy, ctx)
-                .for_each(|result| async move {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "reconcile ended in error");
-                    }
-                }),
-        );
+        let reconciles = controller
+            .run(reconcile, error_policy, ctx)
+            .for_each(move |result| {
+                let ended = match &result {
+                    Ok((object, _)) => Some((object.namespace.as_deref(), object.name.as_str())),
+                    Err(
+                        controller::Error::ObjectNotFound(object)
+                        | controller::Error::ReconcilerFailed(_, object),
+                    ) => Some((object.namespace.as_deref(), object.name.as_str())),
+                    Err(_) => None,
+                };
+                if let Some((namespace, name)) = ended {
+                    pacer.done(namespace, name);
+                }
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "reconcile ended in error");
+                }
+                std::future::ready(())
+            });
+        runs.push(async move {
+            futures::join!(reconciles, watch);
+        });
     }
     let readiness = {
         let ctx = ctx.clone();
@@ -195,4 +241,88 @@ pub async fn run(ctx: Arc<Context>, stop: watch::Receiver<bool>) {
     };
     tokio::join!(futures::future::join_all(runs), readiness);
     ctx.set_synced(false);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        FieldsV1, ManagedFieldsEntry, ObjectMeta, OwnerReference,
+    };
+
+    use kube::core::PartialObjectMetaExt;
+
+    use super::*;
+
+    /// A SealedSecret as `kubectl apply` or Argo CD leaves it: the whole object, with its
+    /// ciphertext, in the last-applied annotation, field managers, labels, an owner.
+    fn applied_by_kubectl() -> PartialObjectMeta<SealedSecret> {
+        let ciphertext = "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBh".repeat(200);
+        let last_applied = format!(
+            r#"{{"apiVersion":"seal.dev/v1alpha1","kind":"SealedSecret","spec":{{"encryptedData":{{"password":"{ciphertext}"}}}}}}"#
+        );
+        ObjectMeta {
+            name: Some("db".into()),
+            namespace: Some("apps".into()),
+            uid: Some("0b7f-uid".into()),
+            generation: Some(3),
+            resource_version: Some("123456".into()),
+            annotations: Some(BTreeMap::from([
+                (
+                    "kubectl.kubernetes.io/last-applied-configuration".to_owned(),
+                    last_applied,
+                ),
+                (
+                    RECORD_ANNOTATION.to_owned(),
+                    "v1.AAAAAAAAAAAAAAAAAAAAAA".into(),
+                ),
+            ])),
+            labels: Some(BTreeMap::from([("app".into(), "db".into())])),
+            managed_fields: Some(vec![ManagedFieldsEntry {
+                manager: Some("kubectl-client-side-apply".into()),
+                operation: Some("Update".into()),
+                fields_v1: Some(FieldsV1(
+                    serde_json::json!({"f:spec": {"f:encryptedData": {}}}),
+                )),
+                ..ManagedFieldsEntry::default()
+            }]),
+            owner_references: Some(vec![OwnerReference {
+                name: "app".into(),
+                ..OwnerReference::default()
+            }]),
+            finalizers: Some(vec!["example.com/keep".into()]),
+            ..ObjectMeta::default()
+        }
+        .into_request_partial()
+    }
+
+    #[test]
+    fn the_cache_keeps_no_annotation_field_manager_or_version_of_a_sealed_secret() {
+        let mut object = applied_by_kubectl();
+        slim(&mut object);
+        assert_eq!(
+            object.metadata,
+            ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some("apps".into()),
+                uid: Some("0b7f-uid".into()),
+                generation: Some(3),
+                ..ObjectMeta::default()
+            },
+            "only what the reconciler and the triggers read"
+        );
+        assert!(object.types.is_none(), "no apiVersion and kind per object");
+        let kept = serde_json::to_string(&object).map_or(usize::MAX, |json| json.len());
+        assert!(kept < 200, "{kept} bytes of JSON kept for one object");
+    }
+
+    #[test]
+    fn the_sync_record_is_read_before_the_annotations_go() {
+        let object = applied_by_kubectl();
+        assert!(record_of(&object).is_some(), "a well-formed record");
+        let mut slimmed = object.clone();
+        slim(&mut slimmed);
+        assert!(record_of(&slimmed).is_none(), "gone from the cached object");
+    }
 }

@@ -57,7 +57,7 @@ pub struct Feeds<V> {
     listed: watch::Sender<usize>,
 }
 
-impl<V: Copy> Feeds<V> {
+impl<V: Copy + PartialEq> Feeds<V> {
     /// Values for `feeds` watches, none listed yet.
     pub fn new(feeds: usize) -> Self {
         Self {
@@ -72,16 +72,18 @@ impl<V: Copy> Feeds<V> {
     }
 
     /// Takes in one event of the watch of feed `feed`; `value` gives an object's value
-    /// (`None`: it has none, and is forgotten).
+    /// (`None`: it has none, and is forgotten). Says whether an object applied brings a
+    /// value other than the one held (first seen, changed, or none at all), so that it
+    /// can serve as a filter; any other event, and an error, is `true`.
     pub fn observe<K: ResourceExt>(
         &self,
         feed: usize,
         event: &Result<watcher::Event<K>, watcher::Error>,
         value: impl Fn(&K) -> Option<V>,
-    ) {
-        let Ok(event) = event else { return };
+    ) -> bool {
+        let Ok(event) = event else { return true };
         let Some(slot) = self.feeds.get(feed) else {
-            return;
+            return true;
         };
         let key = |o: &K| self.name_hash(&o.namespace().unwrap_or_default(), &o.name_any());
         let mut state = slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -89,17 +91,15 @@ impl<V: Copy> Feeds<V> {
             watcher::Event::Init => state.relisting = Some(HashSet::new()),
             watcher::Event::InitApply(o) | watcher::Event::Apply(o) => {
                 let k = key(o);
-                match value(o) {
-                    Some(v) => {
-                        state.live.insert(k, v);
-                    }
-                    None => {
-                        state.live.remove(&k);
-                    }
-                }
+                let v = value(o);
+                let before = match v {
+                    Some(v) => state.live.insert(k, v),
+                    None => state.live.remove(&k),
+                };
                 if let Some(seen) = state.relisting.as_mut() {
                     seen.insert(k);
                 }
+                return v.is_none() || before != v;
             }
             watcher::Event::Delete(o) => {
                 let k = key(o);
@@ -120,6 +120,7 @@ impl<V: Copy> Feeds<V> {
                 }
             }
         }
+        true
     }
 
     /// The values of the object `namespace/name` in each feed that has it.
