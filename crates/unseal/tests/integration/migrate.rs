@@ -444,7 +444,7 @@ async fn costly_bodies_are_bounded_and_rate_limited_while_health_answers(backend
     let (status, body) = http(&base, "POST", "/v1/migrate", over.as_bytes()).await;
     assert_eq!(status, 422, "{body}");
     assert!(
-        body.contains("more than the 256 RSA decryptions allowed"),
+        body.contains("more than the 256 RSA decryptions (counted as RSA-4096 ones) allowed"),
         "{body}"
     );
 
