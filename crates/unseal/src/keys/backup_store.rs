@@ -32,6 +32,20 @@ pub fn entry_name(key_name: &str) -> String {
     format!("{key_name}.age")
 }
 
+/// Whether the backup Secret was not made by a controller: one with an owner (another
+/// controller's output) or written by the bitnami controller from a SealedSecret (while
+/// both run, whoever may create bitnami SealedSecrets in this namespace could have it
+/// write one, with entries of their own that an admin restoring from the backup would
+/// import). Such a Secret's entries are not kept: it is rewritten with this term's.
+fn planted(secret: &Secret) -> bool {
+    secret
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| !o.is_empty())
+        || super::bitnami_store::written_by_bitnami(secret)
+}
+
 /// Keeps the backup Secret current; remembers what it wrote in this term.
 #[derive(Default)]
 pub struct BackupStore {
@@ -50,8 +64,15 @@ impl BackupStore {
         to: &Recipients,
     ) -> kube::Result<usize> {
         let current = api.get_opt(BACKUP_SECRET).await?;
+        let planted = current.as_ref().is_some_and(planted);
+        if planted {
+            tracing::warn!(
+                "{BACKUP_SECRET} has an owner or was written by the bitnami controller: its entries are not kept"
+            );
+        }
         let mut data = current
             .as_ref()
+            .filter(|_| !planted)
             .and_then(|s| s.data.clone())
             .unwrap_or_default();
         let mut fresh = Vec::new();
@@ -120,5 +141,110 @@ impl BackupStore {
             .extend(made);
         tracing::info!(entries = count, "key backup entries written");
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use apiserver_double::ApiServerDouble;
+    use kube::Client;
+    use kube::ResourceExt as _;
+
+    use super::*;
+    use crate::keys::secrets;
+
+    const NS: &str = "seal-system";
+
+    /// A client of the API-server double (a Secret planted as another controller would
+    /// write it is all this needs; the real bitnami controller writing one is
+    /// `migrate::real::secrets_the_real_bitnami_controller_writes_beside_the_keys_are_no_keys`).
+    fn api(double: &ApiServerDouble) -> Api<Secret> {
+        let url = double.url().parse().expect("url");
+        Api::namespaced(
+            Client::try_from(kube::Config::new(url)).expect("client"),
+            NS,
+        )
+    }
+
+    fn held() -> StoredKey {
+        let secret = secrets::encode(
+            "seal-key-1",
+            NS,
+            &age::x25519::Identity::generate(),
+            crate::clock::now(),
+            false,
+        );
+        secrets::decode(&secret).expect("a key")
+    }
+
+    async fn plant(api: &Api<Secret>, annotations: &[(&str, &str)]) {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(BACKUP_SECRET.to_owned()),
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(
+                "evil.age".to_owned(),
+                ByteString(b"an entry the attacker made".to_vec()),
+            )])),
+            ..Default::default()
+        };
+        api.create(&PostParams::default(), &secret)
+            .await
+            .expect("planted");
+    }
+
+    #[tokio::test]
+    async fn a_backup_the_bitnami_controller_wrote_keeps_none_of_its_entries() {
+        let double = ApiServerDouble::start().await.expect("double");
+        let api = api(&double);
+        plant(
+            &api,
+            &[(
+                "sealedsecrets.bitnami.com/skip-set-owner-references",
+                "true",
+            )],
+        )
+        .await;
+        let mut to = Recipients::new();
+        to.insert(age::x25519::Identity::generate().to_public());
+        let written = BackupStore::default()
+            .refresh(&api, NS, &[held()], &to)
+            .await
+            .expect("refreshed");
+        assert_eq!(written, 1);
+        let backup = api.get(BACKUP_SECRET).await.expect("backup");
+        let entries: Vec<&String> = backup.data.as_ref().expect("data").keys().collect();
+        assert_eq!(entries, ["seal-key-1.age"], "the planted entry is gone");
+        assert!(!super::super::bitnami_store::written_by_bitnami(&backup));
+        assert_eq!(
+            backup
+                .annotations()
+                .get(BACKUP_COVERS_ANNOTATION)
+                .map(String::as_str),
+            Some("seal-key-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_backup_of_our_own_keeps_entries_of_keys_no_longer_held() {
+        let double = ApiServerDouble::start().await.expect("double");
+        let api = api(&double);
+        plant(&api, &[]).await;
+        let mut to = Recipients::new();
+        to.insert(age::x25519::Identity::generate().to_public());
+        BackupStore::default()
+            .refresh(&api, NS, &[held()], &to)
+            .await
+            .expect("refreshed");
+        let backup = api.get(BACKUP_SECRET).await.expect("backup");
+        let entries: Vec<&String> = backup.data.as_ref().expect("data").keys().collect();
+        assert_eq!(entries, ["evil.age", "seal-key-1.age"], "only grows");
     }
 }
