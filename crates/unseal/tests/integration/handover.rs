@@ -42,6 +42,19 @@ pub(crate) fn sealed_secrets_bin() -> PathBuf {
         .to_path_buf()
 }
 
+/// bitnami's SealedSecret CRD, as the built release ships it.
+pub(crate) async fn install_bitnami_crd(h: &Harness, bin: &Path) {
+    let crd_text = std::fs::read_to_string(bin.join("../crd.yaml")).expect("crd.yaml");
+    let crd: Vec<Value> = documents::parse("crd.yaml", &crd_text)
+        .expect("CRD parses")
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
+    control_plane::apply(&h.client, &crd)
+        .await
+        .expect("CRD applied");
+}
+
 pub(crate) fn bitnami_api(h: &Harness, ns: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("bitnami.com", "v1alpha1", "SealedSecret");
     Api::namespaced_with(h.client.clone(), ns, &ApiResource::from_gvk(&gvk))
@@ -117,15 +130,7 @@ async fn a_secret_is_handed_over_from_the_real_bitnami_controller_without_a_gap(
     let bin = sealed_secrets_bin();
 
     // bitnami's CRD, and its key (the example one) where its controller looks.
-    let crd_text = std::fs::read_to_string(bin.join("../crd.yaml")).expect("crd.yaml");
-    let crd: Vec<Value> = documents::parse("crd.yaml", &crd_text)
-        .expect("CRD parses")
-        .into_iter()
-        .map(|d| d.value)
-        .collect();
-    control_plane::apply(&h.client, &crd)
-        .await
-        .expect("CRD applied");
+    install_bitnami_crd(&h, &bin).await;
     let key = std::fs::read(repo_root().join("keys-example/sealed-secrets.key")).expect("key");
     let cert = std::fs::read(repo_root().join("keys-example/sealed-secrets.crt")).expect("cert");
     let key_secret: Secret = serde_json::from_value(serde_json::json!({

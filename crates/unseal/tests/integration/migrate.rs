@@ -505,20 +505,7 @@ async fn keys_read_from_the_cluster_convert_on_the_real_control_plane(backend: B
         .create(&PostParams::default(), &secret)
         .await
         .expect("bitnami key Secret");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = h.kubeconfig(dir.path(), false);
-    let out = unseal(
-        &config,
-        &h.controller_ns(),
-        &[
-            "keys",
-            "import",
-            "--from-cluster",
-            "--sealed-secrets-namespace",
-            &bitnami_ns,
-        ],
-    )
-    .await;
+    let out = import_from_cluster(&h, &bitnami_ns).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -557,6 +544,25 @@ fn labelled_key_secret(ns: &str, name: &str, type_: &str, key_path: &str) -> Sec
         "data": {"tls.key": STANDARD.encode(key), "tls.crt": STANDARD.encode(cert)},
     }))
     .expect("secret")
+}
+
+/// `unseal keys import --from-cluster`, as the admin, reading the bitnami key Secrets in
+/// `bitnami_ns`.
+async fn import_from_cluster(h: &Harness, bitnami_ns: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = h.kubeconfig(dir.path(), false);
+    unseal(
+        &config,
+        &h.controller_ns(),
+        &[
+            "keys",
+            "import",
+            "--from-cluster",
+            "--sealed-secrets-namespace",
+            bitnami_ns,
+        ],
+    )
+    .await
 }
 
 /// Someone who may write SealedSecrets (or Secrets of their own kind) in the bitnami
@@ -620,20 +626,7 @@ async fn secrets_planted_beside_the_bitnami_keys_are_not_imported_from_the_clust
         .await
         .expect("planted opaque");
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = h.kubeconfig(dir.path(), false);
-    let out = unseal(
-        &config,
-        &h.controller_ns(),
-        &[
-            "keys",
-            "import",
-            "--from-cluster",
-            "--sealed-secrets-namespace",
-            &bitnami_ns,
-        ],
-    )
-    .await;
+    let out = import_from_cluster(&h, &bitnami_ns).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -701,15 +694,7 @@ async fn secrets_the_real_bitnami_controller_writes_beside_the_keys_are_no_keys(
     let key_ns = h.ns("team-b");
     let dir = tempfile::tempdir().expect("dir");
     let bin = sealed_secrets_bin();
-    let crd_text = std::fs::read_to_string(bin.join("../crd.yaml")).expect("crd.yaml");
-    let crd: Vec<serde_json::Value> = documents::parse("crd.yaml", &crd_text)
-        .expect("CRD parses")
-        .into_iter()
-        .map(|d| d.value)
-        .collect();
-    control_plane::apply(&h.client, &crd)
-        .await
-        .expect("CRD applied");
+    crate::handover::install_bitnami_crd(&h, &bin).await;
     Api::<Secret>::namespaced(h.client.clone(), &key_ns)
         .create(
             &PostParams::default(),
