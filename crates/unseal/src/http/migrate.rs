@@ -29,11 +29,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use seal_core::bitnami::BitnamiKeys;
 use seal_core::bitnami::format::RsaBudget;
-use seal_core::documents;
 
 use super::intake::Caller;
 use super::request::{RecipientChange, parse_one_bitnami, requested_recipients};
-use super::reseal::{failure, off_runtime, recipients_of, refused, reply, targets};
+use super::reseal::{failure, off_runtime, recipients_of, refused, rendered, reply, targets};
 use super::{ApiProblem, no_keys, problem};
 use crate::context::Context;
 use crate::keys::bitnami_store;
@@ -143,14 +142,7 @@ pub async fn migrate(
         let sealed = object
             .migrate_within(&bitnami, &to, &mut budget)
             .map_err(|e| refused(&e))?;
-        let text = documents::render(&[sealed], format).map_err(|e| {
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal",
-                &e.to_string(),
-            )
-        })?;
-        Ok((text.to_string(), targets))
+        Ok((rendered(sealed, format)?, targets))
     })
     .await?;
     reply(text, format, &targets)

@@ -221,17 +221,23 @@ pub async fn reencrypt(
                 &e.to_string(),
             )
         })?;
-        let text = documents::render(&[resealed], format).map_err(|e| {
+        Ok((rendered(resealed, format)?, targets))
+    })
+    .await?;
+    reply(text, format, &targets)
+}
+
+/// `sealed` as the reply's text, in the format the request came in.
+pub(super) fn rendered(sealed: SealedSecret, format: Format) -> Result<String, ApiProblem> {
+    documents::render(&[sealed], format)
+        .map(|text| text.to_string())
+        .map_err(|e| {
             problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal",
                 &e.to_string(),
             )
-        })?;
-        Ok((text.to_string(), targets))
-    })
-    .await?;
-    reply(text, format, &targets)
+        })
 }
 
 /// The [`Recipients`] of `targets.to`; refused when that leaves none.
