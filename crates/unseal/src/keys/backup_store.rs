@@ -32,20 +32,6 @@ pub fn entry_name(key_name: &str) -> String {
     format!("{key_name}.age")
 }
 
-/// Whether the backup Secret was not made by a controller: one with an owner (another
-/// controller's output) or written by the bitnami controller from a SealedSecret (while
-/// both run, whoever may create bitnami SealedSecrets in this namespace could have it
-/// write one, with entries of their own that an admin restoring from the backup would
-/// import). Such a Secret's entries are not kept: it is rewritten with this term's.
-fn planted(secret: &Secret) -> bool {
-    secret
-        .metadata
-        .owner_references
-        .as_ref()
-        .is_some_and(|o| !o.is_empty())
-        || super::bitnami_store::written_by_bitnami(secret)
-}
-
 /// Keeps the backup Secret current; remembers what it wrote in this term.
 #[derive(Default)]
 pub struct BackupStore {
@@ -64,7 +50,12 @@ impl BackupStore {
         to: &Recipients,
     ) -> kube::Result<usize> {
         let current = api.get_opt(BACKUP_SECRET).await?;
-        let planted = current.as_ref().is_some_and(planted);
+        // Another controller's output (see `made_by_another_controller`): while both
+        // controllers run, whoever may create bitnami SealedSecrets here could have one
+        // written with entries of their own, which an admin restoring would import.
+        let planted = current
+            .as_ref()
+            .is_some_and(|s| super::bitnami_store::made_by_another_controller(s).is_some());
         if planted {
             tracing::warn!(
                 "{BACKUP_SECRET} has an owner or was written by the bitnami controller: its entries are not kept"

@@ -61,6 +61,22 @@ pub fn written_by_bitnami(secret: &Secret) -> bool {
         .any(|k| k.starts_with(seal_core::bitnami::ANNOTATION_PREFIX))
 }
 
+/// Why `secret` is another controller's output, if it is: owned (a Secret unsealed from
+/// a SealedSecret is owned by it) or written by the bitnami controller
+/// ([`written_by_bitnami`]). The key Secrets, the bitnami key store and the key backup
+/// are made by an admin or this controller, never so: one that is was planted.
+pub fn made_by_another_controller(secret: &Secret) -> Option<&'static str> {
+    if !secret.owner_references().is_empty() {
+        return Some("has ownerReferences (never so here; was it made from a SealedSecret?)");
+    }
+    if written_by_bitnami(secret) {
+        return Some(
+            "carries a sealedsecrets.bitnami.com/ annotation (the bitnami controller wrote it from a SealedSecret, unowned by skip-set-owner-references)",
+        );
+    }
+    None
+}
+
 /// Reads the keys of the store Secret, refusing one that is not trustworthy.
 pub fn decode(secret: &Secret) -> Result<BitnamiKeys, BadStore> {
     let name = secret.name_any();
@@ -68,17 +84,8 @@ pub fn decode(secret: &Secret) -> Result<BitnamiKeys, BadStore> {
         name: name.clone(),
         problem,
     };
-    if !secret.owner_references().is_empty() {
-        return Err(bad(
-            "has ownerReferences (the key store is never owned; was it made from a SealedSecret?)"
-                .into(),
-        ));
-    }
-    if written_by_bitnami(secret) {
-        return Err(bad(
-            "carries a sealedsecrets.bitnami.com/ annotation (the bitnami controller wrote it from a SealedSecret, unowned by skip-set-owner-references; the key store never carries one)"
-                .into(),
-        ));
+    if let Some(problem) = made_by_another_controller(secret) {
+        return Err(bad(problem.into()));
     }
     if secret.labels().get(LABEL).map(String::as_str) != Some("true") {
         return Err(bad(format!("lacks the label {LABEL}=true")));

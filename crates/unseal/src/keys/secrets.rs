@@ -73,15 +73,8 @@ pub fn decode(secret: &Secret) -> Result<StoredKey, BadKey> {
         name: name.clone(),
         problem,
     };
-    if !secret.owner_references().is_empty() {
-        return Err(bad(
-            "has ownerReferences (key Secrets are never owned; was it made from a SealedSecret?)",
-        ));
-    }
-    if super::bitnami_store::written_by_bitnami(secret) {
-        return Err(bad(
-            "carries a sealedsecrets.bitnami.com/ annotation (the bitnami controller wrote it from a SealedSecret, unowned by skip-set-owner-references; key Secrets never carry one)",
-        ));
+    if let Some(problem) = super::bitnami_store::made_by_another_controller(secret) {
+        return Err(bad(problem));
     }
     if secret.labels().contains_key(super::bitnami_store::LABEL) {
         return Err(bad(
