@@ -70,9 +70,11 @@ pub(crate) fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     all
 }
 
-#[test]
-fn kubeseal_output_in_every_scope_opens_to_the_same_bytes() {
-    let dir = scratch();
+/// The three bitnami scopes, the object sealed in each (`<name>.yaml` in `dir`, by the
+/// real kubeseal) and the seal scope it maps to: `(bitnami scope, name, seal scope)`.
+pub(crate) fn kubesealed_in_every_scope(
+    dir: &Path,
+) -> [(&'static str, &'static str, &'static str); 3] {
     let scopes = [
         ("strict", "db-strict", "strict"),
         ("namespace-wide", "db-ns", "namespace"),
@@ -80,11 +82,18 @@ fn kubeseal_output_in_every_scope_opens_to_the_same_bytes() {
     ];
     for (scope, name, _) in scopes {
         write(
-            dir.path(),
+            dir,
             &format!("{name}.yaml"),
             &kubeseal(&secret(name, "apps"), scope),
         );
     }
+    scopes
+}
+
+#[test]
+fn kubeseal_output_in_every_scope_opens_to_the_same_bytes() {
+    let dir = scratch();
+    let scopes = kubesealed_in_every_scope(dir.path());
     // Something else in the tree is left alone.
     write(
         dir.path(),

@@ -53,6 +53,12 @@ fn open_all(
         .collect()
 }
 
+/// `seal migrate --online --beside .` in `dir`, against `c`'s controller.
+async fn migrate_online_beside(c: &Cluster, dir: &Path) -> Run {
+    c.run(dir, "seal", &["migrate", "--online", "--beside", "."], None)
+        .await
+}
+
 /// The one error line of a run that must fail with exit code 1 (a first contact with
 /// the cluster may add a note line before it: the key it trusts from now on).
 fn error_line(run: Run) -> String {
@@ -86,28 +92,10 @@ async fn import_key(c: &Cluster, dir: &Path) {
 async fn the_controller_converts_real_kubeseal_output_in_every_scope() {
     let c = Cluster::start().await;
     let dir = scratch();
-    let scopes = [
-        ("strict", "db-strict", "strict"),
-        ("namespace-wide", "db-ns", "namespace"),
-        ("cluster-wide", "db-cluster", "cluster"),
-    ];
-    for (scope, name, _) in scopes {
-        write(
-            dir.path(),
-            &format!("{name}.yaml"),
-            &kubeseal(&secret(name, "apps"), scope),
-        );
-    }
+    let scopes = crate::migrate::kubesealed_in_every_scope(dir.path());
     // Before the admin imports the keys: refused by name, nothing written.
     let before = snapshot(dir.path());
-    let line = c
-        .run(
-            dir.path(),
-            "seal",
-            &["migrate", "--online", "--beside", "."],
-            None,
-        )
-        .await;
+    let line = migrate_online_beside(&c, dir.path()).await;
     let line = error_line(line);
     assert!(line.contains("NoMigrationKeys"), "{line}");
     assert!(
@@ -117,14 +105,7 @@ async fn the_controller_converts_real_kubeseal_output_in_every_scope() {
     assert_eq!(snapshot(dir.path()), before, "nothing written");
 
     import_key(&c, dir.path()).await;
-    let run = c
-        .run(
-            dir.path(),
-            "seal",
-            &["migrate", "--online", "--beside", "."],
-            None,
-        )
-        .await;
+    let run = migrate_online_beside(&c, dir.path()).await;
     let stderr = run.stderr.clone();
     run.ok();
     assert!(
@@ -255,14 +236,7 @@ async fn dropped_recipients_and_tampered_values_stop_the_run_with_nothing_writte
     ] {
         write(dir.path(), "b-bad.yaml", &text);
         let before = snapshot(dir.path());
-        let line = c
-            .run(
-                dir.path(),
-                "seal",
-                &["migrate", "--online", "--beside", "."],
-                None,
-            )
-            .await;
+        let line = migrate_online_beside(&c, dir.path()).await;
         let line = error_line(line);
         assert!(
             line.contains("b-bad.yaml: document 1: not migrated"),
